@@ -1,0 +1,1 @@
+"""TOTP two-factor authentication for Django."""

@@ -1,0 +1,162 @@
+"""System checks. IDs are stable: add new ones at the end of the table, never renumber."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.apps import apps
+from django.conf import settings
+from django.core import checks
+
+from .conf import REQUIRED_FOR_CHOICES, conf
+
+MIDDLEWARE_PATH = "django_totp.middleware.TOTPMiddleware"
+AUTH_MIDDLEWARE_PATH = "django.contrib.auth.middleware.AuthenticationMiddleware"
+
+MESSAGES: dict[str, tuple[str, str]] = {
+    "E001": (
+        f"{MIDDLEWARE_PATH} is not in MIDDLEWARE.",
+        "Add it to MIDDLEWARE right after AuthenticationMiddleware, or nothing is enforced.",
+    ),
+    "E002": (
+        f"{MIDDLEWARE_PATH} comes before AuthenticationMiddleware.",
+        "Move it after AuthenticationMiddleware: it needs request.user.",
+    ),
+    "E003": (
+        "A required app is missing from INSTALLED_APPS: {app}.",
+        "Add {app!r} to INSTALLED_APPS.",
+    ),
+    "E004": (
+        "TOTP_REQUIRED_FOR must be one of {choices}, not {value!r}.",
+        'Use "nobody", "staff" or "everyone".',
+    ),
+    "E005": ("TOTP_DIGITS must be 6, 7 or 8, not {value!r}.", "Use 6: every app supports it."),
+    "E006": (
+        "TOTP_PERIOD must be an integer from 15 to 300 seconds, not {value!r}.",
+        "Use 30: the only period every app supports.",
+    ),
+    "E007": (
+        "TOTP_TOLERANCE must be 0 or 1, not {value!r}.",
+        "Wider windows make codes guessable and replayable for longer (R8).",
+    ),
+    "E008": (
+        "TOTP_MAX_FAILURES must be an integer from 1 to 100, not {value!r}.",
+        "Use 20; more than 100 guesses weakens a 6-digit code too much (NIST SP 800-63B).",
+    ),
+    "E009": (
+        "TOTP_THROTTLE_FACTOR must be a number of seconds >= 0, not {value!r}.",
+        "Use 1 for a 1, 2, 4, 8 ... second back-off.",
+    ),
+    "E010": (
+        "{name} must be a positive number of seconds, not {value!r}.",
+        "Use the default unless you have a reason not to.",
+    ),
+    "E011": (
+        "TOTP_EXEMPT_URLS must be a list of URL names or paths starting with '/'.",
+        'For example ["health", "/api/public/"].',
+    ),
+    "E012": (
+        "TOTP_ENCRYPTION_KEYS must be a list of strings of at least 32 characters.",
+        "Generate one with: python -c 'import secrets; print(secrets.token_urlsafe(48))'.",
+    ),
+    "E013": ("TOTP_ISSUER must be a string.", 'For example "Example Inc".'),
+    "W001": (
+        "SESSION_COOKIE_SECURE is False: the verified session can be stolen over plain HTTP.",
+        "Set SESSION_COOKIE_SECURE = True in production.",
+    ),
+    "W002": (
+        "CSRF_COOKIE_SECURE is False: the 2FA forms' CSRF token can leak over plain HTTP.",
+        "Set CSRF_COOKIE_SECURE = True in production.",
+    ),
+    "W003": (
+        "SESSION_COOKIE_HTTPONLY is False: scripts on the page can read the verified session.",
+        "Leave SESSION_COOKIE_HTTPONLY = True.",
+    ),
+}
+
+REQUIRED_APPS = ("django.contrib.auth", "django.contrib.sessions", "crispy_forms")
+
+
+def _error(check_id: str, level: type[checks.CheckMessage] = checks.Error, **fmt: Any) -> Any:
+    msg, hint = MESSAGES[check_id]
+    return level(msg.format(**fmt), hint=hint.format(**fmt), id=f"django_totp.{check_id}")
+
+
+def check_middleware(**kwargs: Any) -> list[Any]:
+    middleware = list(settings.MIDDLEWARE)
+    if MIDDLEWARE_PATH not in middleware:
+        return [_error("E001")]
+    if AUTH_MIDDLEWARE_PATH in middleware and middleware.index(MIDDLEWARE_PATH) < middleware.index(
+        AUTH_MIDDLEWARE_PATH
+    ):
+        return [_error("E002")]
+    return []
+
+
+def check_apps(**kwargs: Any) -> list[Any]:
+    return [_error("E003", app=app) for app in REQUIRED_APPS if not apps.is_installed(app)]
+
+
+def _is_int(value: Any, low: float, high: float) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
+def _is_number(value: Any, low: float) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value >= low
+
+
+SETTING_RULES: list[tuple[str, str, Callable[[Any], bool], dict[str, Any]]] = [
+    (
+        "TOTP_REQUIRED_FOR",
+        "E004",
+        lambda v: v in REQUIRED_FOR_CHOICES,
+        {"choices": REQUIRED_FOR_CHOICES},
+    ),
+    ("TOTP_DIGITS", "E005", lambda v: _is_int(v, 6, 8), {}),
+    ("TOTP_PERIOD", "E006", lambda v: _is_int(v, 15, 300), {}),
+    ("TOTP_TOLERANCE", "E007", lambda v: _is_int(v, 0, 1), {}),
+    ("TOTP_MAX_FAILURES", "E008", lambda v: _is_int(v, 1, 100), {}),
+    ("TOTP_THROTTLE_FACTOR", "E009", lambda v: _is_number(v, 0), {}),
+]
+
+
+def check_settings(**kwargs: Any) -> list[Any]:
+    errors = []
+    for name, check_id, valid, fmt in SETTING_RULES:
+        value = getattr(conf, name)
+        if not valid(value):
+            errors.append(_error(check_id, value=value, **fmt))
+    for name in ("TOTP_SETUP_TIMEOUT", "TOTP_PENDING_TIMEOUT", "TOTP_STEP_UP_SECONDS"):
+        value = getattr(conf, name)
+        if not _is_number(value, 1):
+            errors.append(_error("E010", name=name, value=value))
+    exempt = getattr(settings, "TOTP_EXEMPT_URLS", [])
+    if not isinstance(exempt, (list, tuple)) or not all(isinstance(u, str) and u for u in exempt):
+        errors.append(_error("E011"))
+    keys = getattr(settings, "TOTP_ENCRYPTION_KEYS", [])
+    if not isinstance(keys, (list, tuple)) or not all(
+        isinstance(k, str) and len(k) >= 32 for k in keys
+    ):
+        errors.append(_error("E012"))
+    if not isinstance(conf.TOTP_ISSUER, str):
+        errors.append(_error("E013"))
+    return errors
+
+
+def check_deploy_cookies(**kwargs: Any) -> list[Any]:
+    warnings = []
+    if not settings.SESSION_COOKIE_SECURE:
+        warnings.append(_error("W001", checks.Warning))
+    if not settings.CSRF_COOKIE_SECURE:
+        warnings.append(_error("W002", checks.Warning))
+    if not settings.SESSION_COOKIE_HTTPONLY:
+        warnings.append(_error("W003", checks.Warning))
+    return warnings
+
+
+def register() -> None:
+    checks.register(check_middleware, "django_totp")
+    checks.register(check_apps, "django_totp")
+    checks.register(check_settings, "django_totp")
+    checks.register(check_deploy_cookies, "django_totp", deploy=True)

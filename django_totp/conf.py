@@ -1,0 +1,99 @@
+"""The one place django-totp reads its settings.
+
+Every value is read from ``django.conf.settings`` on each access, so ``override_settings`` works
+and nothing is read at import time. Values are validated by the system checks in ``checks.py``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from django.conf import settings
+
+RequiredFor = Literal["nobody", "staff", "everyone"]
+REQUIRED_FOR_CHOICES: tuple[RequiredFor, ...] = ("nobody", "staff", "everyone")
+
+
+class Settings:
+    @property
+    def TOTP_ISSUER(self) -> str:
+        """Issuer shown in authenticator apps; empty means the request's host name."""
+        return getattr(settings, "TOTP_ISSUER", "")
+
+    @property
+    def TOTP_DIGITS(self) -> int:
+        """Code length for new devices (6 or 8); existing devices keep theirs."""
+        return getattr(settings, "TOTP_DIGITS", 6)
+
+    @property
+    def TOTP_PERIOD(self) -> int:
+        """Seconds per time step for new devices; existing devices keep theirs."""
+        return getattr(settings, "TOTP_PERIOD", 30)
+
+    @property
+    def TOTP_TOLERANCE(self) -> int:
+        """Time steps accepted either side of now to allow for clock drift (0 or 1)."""
+        return getattr(settings, "TOTP_TOLERANCE", 1)
+
+    @property
+    def TOTP_REQUIRED_FOR(self) -> RequiredFor:
+        """Who must enrol: "nobody", "staff" or "everyone". Enrolled users always verify."""
+        return getattr(settings, "TOTP_REQUIRED_FOR", "nobody")
+
+    @property
+    def TOTP_EXEMPT_URLS(self) -> list[str]:
+        """URL names (``"app:name"``) or path prefixes (``"/api/health"``) the middleware skips."""
+        return list(getattr(settings, "TOTP_EXEMPT_URLS", []))
+
+    @property
+    def TOTP_VERIFY_URL(self) -> str:
+        """URL name or path of the page that asks for a code."""
+        return getattr(settings, "TOTP_VERIFY_URL", "django_totp:verify")
+
+    @property
+    def TOTP_SETUP_URL(self) -> str:
+        """URL name or path of the enrolment page."""
+        return getattr(settings, "TOTP_SETUP_URL", "django_totp:setup")
+
+    @property
+    def TOTP_LOGOUT_URL(self) -> str:
+        """URL name or path of the site's logout view, offered on the 2FA pages."""
+        return getattr(settings, "TOTP_LOGOUT_URL", "logout")
+
+    @property
+    def TOTP_REDIRECT_URL(self) -> str:
+        """Where to go after verifying or enrolling when there is no safe ``next``."""
+        return getattr(settings, "TOTP_REDIRECT_URL", settings.LOGIN_REDIRECT_URL)
+
+    @property
+    def TOTP_THROTTLE_FACTOR(self) -> float:
+        """Back-off base in seconds: after n failures wait factor * 2**(n-1); 0 disables."""
+        return getattr(settings, "TOTP_THROTTLE_FACTOR", 1)
+
+    @property
+    def TOTP_MAX_FAILURES(self) -> int:
+        """Consecutive failures after which a device locks until staff reset or unlock it."""
+        return getattr(settings, "TOTP_MAX_FAILURES", 20)
+
+    @property
+    def TOTP_SETUP_TIMEOUT(self) -> int:
+        """Seconds a started, unconfirmed enrolment stays valid."""
+        return getattr(settings, "TOTP_SETUP_TIMEOUT", 600)
+
+    @property
+    def TOTP_PENDING_TIMEOUT(self) -> int:
+        """Seconds between the password step and the code step before the login is dropped."""
+        return getattr(settings, "TOTP_PENDING_TIMEOUT", 600)
+
+    @property
+    def TOTP_STEP_UP_SECONDS(self) -> int:
+        """How recent a verification must be to add a device without typing a fresh code."""
+        return getattr(settings, "TOTP_STEP_UP_SECONDS", 300)
+
+    @property
+    def TOTP_ENCRYPTION_KEYS(self) -> list[str]:
+        """Keys for secrets at rest, newest first; empty means derive from SECRET_KEY(s)."""
+        return list(getattr(settings, "TOTP_ENCRYPTION_KEYS", []))
+
+
+conf = Settings()

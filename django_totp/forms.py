@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+from typing import Any
+
+from crispy_forms.helper import FormHelper
+from crispy_forms.layout import Submit
+from django import forms
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from . import services
+from .models import TOTPDevice
+from .services import Outcome
+
+ERROR_MESSAGES = {
+    Outcome.INVALID: _("That code is not right. Enter the code your app shows now."),
+    Outcome.REPLAYED: _("That code has already been used. Wait for the next code in your app."),
+    Outcome.LOCKED: _(
+        "Two-factor authentication is locked after too many wrong codes. "
+        "Ask the site's staff to unlock it."
+    ),
+    Outcome.NO_DEVICE: _("There is no authenticator app set up to check this code."),
+    Outcome.EXPIRED: _("This setup has expired. Start again to get a new QR code."),
+}
+
+
+def throttled_message(seconds: int) -> str:
+    return ngettext(
+        "Too many attempts. Try again in %(seconds)d second.",
+        "Too many attempts. Try again in %(seconds)d seconds.",
+        seconds,
+    ) % {"seconds": seconds}
+
+
+class CodeField(forms.Field):
+    """The raw submission: strict parsing is the service's job, so every odd input counts."""
+
+    widget = forms.TextInput(
+        attrs={
+            "autocomplete": "one-time-code",
+            "inputmode": "numeric",
+            "autocapitalize": "off",
+            "spellcheck": "false",
+            "autofocus": True,
+            "class": "totp-code",
+        }
+    )
+
+
+class CodeForm(forms.Form):
+    """A one-time code, checked by the service while the form is cleaned."""
+
+    code = CodeField(label=_("Authentication code"))
+    submit_label = _("Verify")
+
+    def __init__(self, *args: Any, request: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.request = request
+        self.result: services.Result | None = None
+        self.helper = FormHelper()
+        self.helper.add_input(Submit("submit", self.submit_label))
+
+    def check(self, raw_code: str) -> services.Result:
+        return services.verify_code(self.request.user, raw_code, request=self.request)
+
+    def clean_code(self) -> str:
+        raw_code = self.cleaned_data["code"]
+        self.result = result = self.check(raw_code)
+        if result.accepted:
+            return raw_code
+        outcome = result.outcome
+        if result.device is not None and result.device.is_locked:
+            outcome = Outcome.LOCKED
+        if outcome is Outcome.THROTTLED:
+            raise forms.ValidationError(throttled_message(result.retry_after), code="throttled")
+        raise forms.ValidationError(ERROR_MESSAGES[outcome], code=outcome.value)
+
+
+class ConfirmDeviceForm(CodeForm):
+    """The first code from a new device, proving the user holds its secret (R4)."""
+
+    submit_label = _("Activate")
+
+    def __init__(self, *args: Any, device: TOTPDevice, **kwargs: Any) -> None:
+        self.device = device
+        super().__init__(*args, **kwargs)
+
+    def check(self, raw_code: str) -> services.Result:
+        return services.confirm_device(self.device, raw_code, request=self.request)

@@ -1,0 +1,123 @@
+"""Enforcement: an authenticated session reaches the site only after its second factor (R16)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from urllib.parse import urlencode
+
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.contrib.auth.views import LogoutView
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import resolve_url
+from django.urls import Resolver404, resolve
+from django.utils.functional import SimpleLazyObject
+from django.utils.translation import gettext as _
+
+from . import session
+from .conf import conf
+
+Response = HttpResponse | None
+
+
+class TOTPMiddleware:
+    """Sends every authenticated but unverified session to the verify page.
+
+    Users without a device whom ``TOTP_REQUIRED_FOR`` covers go to enrolment instead. Only the
+    verify and enrolment pages, logout, static and media files, ``TOTP_EXEMPT_URLS`` and views
+    marked ``@totp_exempt`` are reachable before that. Requests that want JSON get a 403 JSON
+    body instead of a redirect. Sets ``request.totp`` (a lazy ``session.TOTPState``).
+    """
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(
+        self, get_response: Callable[[HttpRequest], HttpResponse | Awaitable[HttpResponse]]
+    ) -> None:
+        self.get_response = get_response
+        if iscoroutinefunction(self.get_response):
+            markcoroutinefunction(self)
+
+    def __call__(self, request: HttpRequest) -> HttpResponse | Awaitable[HttpResponse]:
+        if iscoroutinefunction(self):
+            return self.__acall__(request)
+        return self.intercept(request) or self.get_response(request)  # type: ignore[return-value]
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponse:
+        # The user and device lookups are database queries, so the decision runs in a thread.
+        response = await sync_to_async(self.intercept)(request)
+        return response or await self.get_response(request)  # type: ignore[misc]
+
+    def intercept(self, request: HttpRequest) -> Response:
+        """The response that replaces the view, or ``None`` to let the request through."""
+        request.totp = SimpleLazyObject(lambda: session.load_state(request))  # type: ignore[attr-defined]
+        if not request.user.is_authenticated or is_exempt(request):
+            return None
+        state: session.TOTPState = request.totp  # type: ignore[attr-defined]
+        if state.is_verified:
+            return None
+        if state.has_device:
+            # SECURITY: checked before the verify page is let through, so a code typed after
+            # the pending stage expired does not count (R19).
+            if session.pending_expired(request):
+                return self.restart_login(request)
+            return self.require(
+                request, conf.TOTP_VERIFY_URL, _("Two-factor verification required.")
+            )
+        if state.must_enrol:
+            return self.require(request, conf.TOTP_SETUP_URL, _("Two-factor enrolment required."))
+        return None
+
+    @staticmethod
+    def require(request: HttpRequest, target: str, message: str) -> Response:
+        """Let ``target`` itself through; send everything else there."""
+        url = resolve_url(target)
+        if request.path == url:
+            return None
+        if _wants_json(request):
+            return JsonResponse({"detail": message, "redirect": url}, status=403)
+        return HttpResponseRedirect(f"{url}?{urlencode({'next': request.get_full_path()})}")
+
+    @staticmethod
+    def restart_login(request: HttpRequest) -> HttpResponse:
+        """The code step took too long (R19): drop the login and ask for the password again."""
+        next_url = request.get_full_path()
+        logout(request)
+        if _wants_json(request):
+            return JsonResponse({"detail": _("Please sign in again.")}, status=401)
+        messages.info(
+            request, _("Your sign-in timed out. Please sign in again."), fail_silently=True
+        )
+        login_url = resolve_url(settings.LOGIN_URL)
+        return HttpResponseRedirect(f"{login_url}?{urlencode({'next': next_url})}")
+
+
+def is_exempt(request: HttpRequest) -> bool:
+    """Pages any authenticated session may reach: static, logout, and what the site exempts."""
+    path = request.path_info
+    exempt = conf.TOTP_EXEMPT_URLS
+    prefixes = [p for p in (settings.STATIC_URL, settings.MEDIA_URL) if p and p != "/"]
+    prefixes = [p if p.startswith("/") else f"/{p}" for p in prefixes]
+    prefixes += [p for p in exempt if p.startswith("/")]
+    if any(path.startswith(prefix) for prefix in prefixes):
+        return True
+    try:
+        match = resolve(path, getattr(request, "urlconf", None))
+    except Resolver404:
+        return False
+    view_class = getattr(match.func, "view_class", None)
+    return bool(
+        getattr(match.func, "totp_exempt", False)
+        or (view_class is not None and issubclass(view_class, LogoutView))
+        or match.view_name in exempt
+        or conf.TOTP_LOGOUT_URL in (match.view_name, path)
+    )
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    return request.headers.get("x-requested-with") == "XMLHttpRequest" or not request.accepts(
+        "text/html"
+    )

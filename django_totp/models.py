@@ -1,0 +1,141 @@
+from __future__ import annotations
+
+import datetime
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from . import crypto, oath
+from .conf import conf
+
+
+class TOTPDeviceQuerySet(models.QuerySet["TOTPDevice"]):
+    def confirmed(self) -> TOTPDeviceQuerySet:
+        return self.filter(confirmed=True)
+
+    def pending(self) -> TOTPDeviceQuerySet:
+        return self.filter(confirmed=False)
+
+
+class TOTPDevice(models.Model):
+    """An authenticator app registered to a user.
+
+    A device is inactive until confirmed with a code from it (R4). The secret is stored only
+    encrypted (R7); ``last_used_step`` is the replay guard (R9); ``failure_count`` and
+    ``last_failure_at`` drive the back-off and the hard lock (R13, R14). State changes go
+    through ``services``, which holds the row lock while calling the methods below.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="totp_devices",
+        verbose_name=_("user"),
+    )
+    name = models.CharField(_("name"), max_length=64, default="Authenticator app")
+    encrypted_secret = models.TextField(_("encrypted secret"), editable=False)
+    digits = models.PositiveSmallIntegerField(_("digits"), default=6, editable=False)
+    period = models.PositiveSmallIntegerField(_("period (seconds)"), default=30, editable=False)
+    confirmed = models.BooleanField(_("confirmed"), default=False, editable=False)
+    created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
+    confirmed_at = models.DateTimeField(_("confirmed"), null=True, blank=True, editable=False)
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True, editable=False)
+    last_used_step = models.BigIntegerField(
+        _("last accepted time step"), null=True, blank=True, editable=False
+    )
+    failure_count = models.PositiveIntegerField(_("consecutive failures"), default=0)
+    last_failure_at = models.DateTimeField(_("last failure"), null=True, blank=True, editable=False)
+
+    objects = TOTPDeviceQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("TOTP device")
+        verbose_name_plural = _("TOTP devices")
+        indexes = [models.Index(fields=["user", "confirmed"], name="django_totp_user_confirmed")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.user})"
+
+    @classmethod
+    def new_pending(cls, user: models.Model) -> TOTPDevice:
+        """An unsaved, unconfirmed device with a fresh secret and the current settings."""
+        device = cls(user=user, digits=conf.TOTP_DIGITS, period=conf.TOTP_PERIOD)
+        device.secret = oath.generate_secret()
+        return device
+
+    @property
+    def secret(self) -> str:
+        return crypto.decrypt(self.encrypted_secret)
+
+    @secret.setter
+    def secret(self, value: str) -> None:
+        self.encrypted_secret = crypto.encrypt(value)
+
+    @property
+    def is_locked(self) -> bool:
+        return self.failure_count >= conf.TOTP_MAX_FAILURES
+
+    def setup_expired(self, now: datetime.datetime) -> bool:
+        """Whether an unconfirmed device is past ``TOTP_SETUP_TIMEOUT``."""
+        timeout = datetime.timedelta(seconds=conf.TOTP_SETUP_TIMEOUT)
+        return not self.confirmed and now - self.created_at > timeout
+
+    def throttle_remaining(self, now: datetime.datetime) -> int:
+        """Whole seconds until the next attempt is allowed (0 when it is allowed now)."""
+        factor = conf.TOTP_THROTTLE_FACTOR
+        if not self.failure_count or not factor or self.last_failure_at is None:
+            return 0
+        delay = datetime.timedelta(seconds=factor * 2 ** (self.failure_count - 1))
+        remaining = (self.last_failure_at + delay - now).total_seconds()
+        return max(0, int(-(-remaining // 1)))
+
+    def match(self, code: str, at: float) -> tuple[int | None, bool]:
+        """``(step, replayed)`` for a normalized code; see ``oath.match_step``."""
+        return oath.match_step(
+            self.secret,
+            code,
+            at=at,
+            period=self.period,
+            digits=self.digits,
+            tolerance=conf.TOTP_TOLERANCE,
+            after_step=self.last_used_step,
+        )
+
+    def key_uri(self, account: str, issuer: str) -> str:
+        return oath.key_uri(
+            self.secret, account=account, issuer=issuer, digits=self.digits, period=self.period
+        )
+
+    def record_failure(self, now: datetime.datetime) -> None:
+        """Count one failed attempt."""
+        # SECURITY: a relative UPDATE, so concurrent wrong guesses lose no increments (R13).
+        type(self).objects.filter(pk=self.pk).update(
+            failure_count=models.F("failure_count") + 1, last_failure_at=now
+        )
+        self.refresh_from_db(fields=["failure_count", "last_failure_at"])
+
+    def consume_step(self, step: int, now: datetime.datetime) -> bool:
+        """Record ``step`` as used and clear failures; False if it was not newer than the last."""
+        # SECURITY: check-and-set of the replay guard in one conditional UPDATE, so two
+        # submissions of one code cannot both succeed even without row locks (R9, R10).
+        newer = models.Q(last_used_step__isnull=True) | models.Q(last_used_step__lt=step)
+        claimed = (
+            type(self)
+            .objects.filter(newer, pk=self.pk)
+            .update(last_used_step=step, last_used_at=now, failure_count=0, last_failure_at=None)
+        )
+        if claimed:
+            self.refresh_from_db()
+        return bool(claimed)
+
+    def mark_confirmed(self, now: datetime.datetime) -> None:
+        self.confirmed = True
+        self.confirmed_at = now
+        self.save(update_fields=["confirmed", "confirmed_at"])
+
+    def unlock(self) -> None:
+        self.failure_count = 0
+        self.last_failure_at = None
+        self.save(update_fields=["failure_count", "last_failure_at"])

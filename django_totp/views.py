@@ -1,0 +1,153 @@
+"""Thin views: the services decide, these pages ask and explain."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.db import DatabaseError
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render, resolve_url
+from django.urls import NoReverseMatch
+from django.utils.decorators import method_decorator
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.utils.translation import gettext as _
+from django.views import View
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
+
+from . import oath, qr, services, session
+from .conf import conf
+from .forms import CodeForm, ConfirmDeviceForm
+from .models import TOTPDevice
+
+
+def safe_next(request: HttpRequest) -> str:
+    """The ``next`` parameter if it stays on this site (R20), else ``TOTP_REDIRECT_URL``."""
+    candidate = request.POST.get("next") or request.GET.get("next") or ""
+    # SECURITY: only relative or same-host URLs, with https kept on secure requests.
+    if candidate and url_has_allowed_host_and_scheme(
+        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return candidate
+    return resolve_url(conf.TOTP_REDIRECT_URL)
+
+
+def with_next(request: HttpRequest, target: str) -> str:
+    url = resolve_url(target)
+    next_url = request.GET.get("next")
+    return f"{url}?{urlencode({'next': next_url})}" if next_url else url
+
+
+def current_state(request: HttpRequest) -> session.TOTPState:
+    state = getattr(request, "totp", None)
+    return state if state is not None else session.load_state(request)
+
+
+def logout_url() -> str | None:
+    try:
+        return resolve_url(conf.TOTP_LOGOUT_URL)
+    except NoReverseMatch:
+        return None
+
+
+def issuer_for(request: HttpRequest) -> str:
+    return conf.TOTP_ISSUER or request.get_host().split(":")[0]
+
+
+sensitive = [never_cache, sensitive_post_parameters("code")]
+
+
+@method_decorator(sensitive, name="dispatch")
+class TOTPView(LoginRequiredMixin, View):
+    """Shared handling: no caching (R6), and a database outage is a 503, never a 500."""
+
+    template_name: str
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            return super().dispatch(request, *args, **kwargs)
+        except DatabaseError:
+            services.log_event("database_error", user=request.user, request=request)
+            return render(request, "django_totp/unavailable.html", status=503)
+
+    def render(
+        self, request: HttpRequest, template: str | None = None, **context: Any
+    ) -> HttpResponse:
+        context.setdefault("logout_url", logout_url())
+        return render(request, template or self.template_name, context)
+
+
+class VerifyView(TOTPView):
+    """Asks for a code from one of the user's confirmed devices, then goes on to ``next``."""
+
+    template_name = "django_totp/verify.html"
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        state = current_state(request)
+        if not state.has_device:
+            target = conf.TOTP_SETUP_URL if state.must_enrol else None
+            return redirect(with_next(request, target) if target else safe_next(request))
+        return self.render(request, form=CodeForm(request=request))
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        form = CodeForm(request.POST, request=request)
+        if not form.is_valid():
+            return self.render(request, form=form)
+        assert form.result is not None and form.result.device is not None
+        session.mark_verified(request, form.result.device)
+        return HttpResponseRedirect(safe_next(request))
+
+
+class SetupView(TOTPView):
+    """Enrolment: start, show the QR code and secret, then confirm with a first code (R4-R6)."""
+
+    template_name = "django_totp/setup.html"
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.user.is_authenticated:
+            state = current_state(request)
+            # SECURITY: adding a device to an enrolled account needs a recent second factor,
+            # so a password-only session never sees a new secret (R5).
+            if state.has_device and not state.verified_within(conf.TOTP_STEP_UP_SECONDS):
+                messages.info(request, _("Enter a code from your current app to add another."))
+                verify = resolve_url(conf.TOTP_VERIFY_URL)
+                return redirect(f"{verify}?{urlencode({'next': request.get_full_path()})}")
+        return super().dispatch(request, *args, **kwargs)
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        device = services.pending_device(request.user)
+        if device is None:
+            return self.render(request, "django_totp/setup_start.html")
+        return self.show(request, device, ConfirmDeviceForm(request=request, device=device))
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        if "start" in request.POST:
+            services.start_setup(request.user)
+            return redirect(request.get_full_path())
+        device = services.pending_device(request.user)
+        if device is None:
+            messages.error(request, _("This setup has expired. Start again to get a new QR code."))
+            return redirect(request.get_full_path())
+        form = ConfirmDeviceForm(request.POST, request=request, device=device)
+        if not form.is_valid():
+            return self.show(request, device, form)
+        session.mark_verified(request, device)
+        messages.success(request, _("Two-factor authentication is on."))
+        return HttpResponseRedirect(safe_next(request))
+
+    def show(self, request: HttpRequest, device: TOTPDevice, form: CodeForm) -> HttpResponse:
+        user = request.user
+        account = str(user.get_username())
+        uri = device.key_uri(account=account, issuer=issuer_for(request))
+        return self.render(
+            request,
+            form=form,
+            device=device,
+            qr_svg=qr.qr_svg(uri, label=_("QR code to scan with your authenticator app")),
+            otpauth_uri=uri,
+            grouped_secret=oath.group_secret(device.secret),
+            account=account,
+            issuer=issuer_for(request),
+        )

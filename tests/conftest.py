@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import pytest
+from django.test import Client
+
+from django_totp import oath, services
+from django_totp.models import TOTPDevice
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def user(django_user_model):
+    return django_user_model.objects.create_user(
+        username="alice", email="alice@example.com", password=PASSWORD
+    )
+
+
+@pytest.fixture
+def staff_user(django_user_model):
+    return django_user_model.objects.create_user(
+        username="staff", password=PASSWORD, is_staff=True, is_superuser=True
+    )
+
+
+def make_device(user, *, confirmed: bool = True, **fields) -> TOTPDevice:
+    device = TOTPDevice.new_pending(user)
+    device.confirmed = confirmed
+    for name, value in fields.items():
+        setattr(device, name, value)
+    device.save()
+    return device
+
+
+@pytest.fixture
+def device(user) -> TOTPDevice:
+    return make_device(user)
+
+
+CodeFor = Callable[..., str]
+
+
+@pytest.fixture
+def code_for() -> CodeFor:
+    """The code a device shows at ``at`` (default now) shifted by ``offset`` steps."""
+
+    def code(device: TOTPDevice, *, at: float | None = None, offset: int = 0) -> str:
+        moment = time.time() if at is None else at
+        step = oath.time_step(moment, device.period) + offset
+        return oath.code_at_step(device.secret, step, digits=device.digits)
+
+    return code
+
+
+@pytest.fixture
+def password_client(client: Client, user) -> Client:
+    """A client past the password step only."""
+    assert client.login(username=user.get_username(), password=PASSWORD)
+    return client
+
+
+@pytest.fixture
+def verified_client(password_client: Client, device: TOTPDevice, code_for: CodeFor) -> Client:
+    response = password_client.post("/2fa/verify/", {"code": code_for(device)})
+    assert response.status_code == 302, response.content
+    return password_client
+
+
+def verify(user, device, code_for) -> services.Result:
+    return services.verify_code(user, code_for(device))

@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import include, path
+
+from django_totp.decorators import totp_exempt
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    return HttpResponse("home")
+
+
+@login_required
+def private(request: HttpRequest) -> HttpResponse:
+    return HttpResponse("private page")
+
+
+def api(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"ok": True})
+
+
+@totp_exempt
+def help_page(request: HttpRequest) -> HttpResponse:
+    return HttpResponse(f"help; verified={request.totp.is_verified}")
+
+
+def health(request: HttpRequest) -> HttpResponse:
+    return HttpResponse("ok")
+
+
+urlpatterns = [
+    path("", home, name="home"),
+    path("private/", private, name="private"),
+    path("api/data/", api, name="api"),
+    path("help/", help_page, name="help"),
+    path("health/", health, name="health"),
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("2fa/", include("django_totp.urls")),
+    path("admin/", admin.site.urls),
+]
