@@ -1,0 +1,226 @@
+"""R16, R17, R19, R26: the middleware, called directly (sync and async) and through Client."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import time_machine
+from asgiref.sync import async_to_sync, iscoroutinefunction
+from django.contrib.auth.models import AnonymousUser
+from django.contrib.sessions.middleware import SessionMiddleware
+from django.http import HttpResponse
+from django.test import RequestFactory
+
+from django_totp import session
+from django_totp.conf import conf
+from django_totp.middleware import TOTPMiddleware
+
+from .conftest import PASSWORD, make_device
+
+pytestmark = pytest.mark.django_db
+
+
+def ok(request):
+    return HttpResponse("view")
+
+
+async def async_ok(request):
+    return HttpResponse("view")
+
+
+def sync_call(request):
+    return TOTPMiddleware(ok)(request)
+
+
+def async_call(request):
+    middleware = TOTPMiddleware(async_ok)
+    assert iscoroutinefunction(middleware)
+    return async_to_sync(middleware)(request)
+
+
+@pytest.fixture(params=[sync_call, async_call], ids=["sync", "async"])
+def call(request):
+    return request.param
+
+
+def build_request(user=None, path="/private/", *, password_login=True, **headers):
+    request = RequestFactory().get(path, **headers)
+    SessionMiddleware(ok).process_request(request)
+    request.user = user or AnonymousUser()
+    if user is not None and password_login:
+        session.start_pending(request)
+    return request
+
+
+def verified_request(user, device, path="/private/", **headers):
+    request = build_request(user, path, **headers)
+    session.mark_verified(request, device)
+    return request
+
+
+# (policy, user kind) -> where /private/ sends the session: None means through.
+USER_KINDS = ["no_device", "no_device_staff", "pending_only", "unverified", "verified"]
+EXPECTED = {
+    "nobody": {"no_device": None, "no_device_staff": None, "pending_only": None,
+               "unverified": "verify", "verified": None},
+    "staff": {"no_device": None, "no_device_staff": "setup", "pending_only": None,
+              "unverified": "verify", "verified": None},
+    "everyone": {"no_device": "setup", "no_device_staff": "setup", "pending_only": "setup",
+                 "unverified": "verify", "verified": None},
+}  # fmt: skip
+
+
+def request_for(kind, django_user_model, path="/private/", **headers):
+    user = django_user_model.objects.create_user(
+        username=f"u-{kind}", password=PASSWORD, is_staff=kind == "no_device_staff"
+    )
+    if kind == "pending_only":
+        make_device(user, confirmed=False)
+    if kind in ("unverified", "verified"):
+        device = make_device(user)
+        if kind == "verified":
+            return verified_request(user, device, path, **headers)
+    return build_request(user, path, **headers)
+
+
+@pytest.mark.parametrize("policy", list(EXPECTED))
+@pytest.mark.parametrize("kind", USER_KINDS)
+def test_policy_and_user_state_matrix(policy, kind, call, django_user_model, settings):
+    settings.TOTP_REQUIRED_FOR = policy
+    response = call(request_for(kind, django_user_model))
+    target = EXPECTED[policy][kind]
+    if target is None:
+        assert response.content == b"view"
+    else:
+        assert response.status_code == 302
+        assert response["Location"] == f"/2fa/{target}/?next=%2Fprivate%2F"
+
+
+@pytest.mark.parametrize("policy", list(EXPECTED))
+def test_anonymous_requests_pass_without_queries(policy, call, settings, django_assert_num_queries):
+    settings.TOTP_REQUIRED_FOR = policy
+    with django_assert_num_queries(0):
+        assert call(build_request()).content == b"view"
+
+
+@pytest.mark.parametrize("kind", ["unverified", "verified", "no_device"])
+def test_authenticated_requests_cost_one_query(
+    kind, call, django_user_model, django_assert_num_queries
+):
+    request = request_for(kind, django_user_model)
+    with django_assert_num_queries(1):
+        call(request)
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/2fa/verify/", "/logout/", "/static/app.css", "/help/", "/health/", "/api/public/x"],
+)
+def test_allow_list_reaches_the_view_before_verification(path, call, django_user_model, settings):
+    settings.TOTP_EXEMPT_URLS = ["health", "/api/public/"]
+    response = call(request_for("unverified", django_user_model, path))
+    assert response.content == b"view"
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/", "/admin/", "/admin/auth/user/", "/api/data/", "/2fa/setup/", "/login/", "/no-such-page/"],
+)
+def test_everything_else_redirects_an_unverified_session(path, call, django_user_model):
+    response = call(request_for("unverified", django_user_model, path))
+    assert response.status_code == 302
+    assert response["Location"].startswith("/2fa/verify/?next=")
+
+
+def test_must_enrol_user_reaches_only_setup_logout_and_exempt(call, django_user_model, settings):
+    settings.TOTP_REQUIRED_FOR = "everyone"
+    for path in ("/2fa/setup/", "/logout/", "/help/"):
+        assert call(request_for("no_device", django_user_model, path)).content == b"view"
+        django_user_model.objects.all().delete()
+    response = call(request_for("no_device", django_user_model, "/admin/"))
+    assert response["Location"] == "/2fa/setup/?next=%2Fadmin%2F"
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{"HTTP_ACCEPT": "application/json"}, {"HTTP_X_REQUESTED_WITH": "XMLHttpRequest"}],
+)
+def test_json_and_xhr_requests_get_403_instead_of_a_redirect(headers, call, django_user_model):
+    response = call(request_for("unverified", django_user_model, "/api/data/", **headers))
+    assert response.status_code == 403
+    assert json.loads(response.content)["redirect"] == "/2fa/verify/"
+
+
+def test_staff_without_a_device_cannot_bypass_enrolment_with_headers(
+    call, django_user_model, settings
+):
+    settings.TOTP_REQUIRED_FOR = "staff"
+    request = request_for(
+        "no_device_staff", django_user_model, "/admin/",
+        HTTP_X_FORWARDED_FOR="127.0.0.1", HTTP_X_TOTP_VERIFIED="1", REMOTE_ADDR="127.0.0.1",
+    )  # fmt: skip
+    assert call(request).status_code == 302
+
+
+def test_deleting_the_verifying_device_de_verifies_the_session_at_once(call, user):
+    device = make_device(user)
+    make_device(user, name="Backup phone")
+    request = verified_request(user, device)
+    assert call(request).content == b"view"
+    device.delete()
+    response = call(request)
+    # Verification is gone and the password step is long over: sign in again from scratch.
+    assert response["Location"] == "/login/?next=%2Fprivate%2F"
+    assert not request.user.is_authenticated
+
+
+def test_after_a_reset_an_enrolment_policy_sends_the_session_to_setup(call, user, settings):
+    settings.TOTP_REQUIRED_FOR = "everyone"
+    request = verified_request(user, make_device(user))
+    user.totp_devices.all().delete()
+    assert call(request)["Location"] == "/2fa/setup/?next=%2Fprivate%2F"
+
+
+def test_a_session_verified_for_another_user_is_not_verified(call, user, django_user_model):
+    device = make_device(user)
+    request = verified_request(user, device)
+    other = django_user_model.objects.create_user(username="bob", password=PASSWORD)
+    make_device(other)
+    request.user = other
+    response = call(request)
+    assert response.status_code == 302 and response.content != b"view"
+
+
+def test_the_pending_stage_expires_and_asks_for_the_password_again(call, user, settings):
+    make_device(user)
+    with time_machine.travel(1_700_000_000, tick=False) as clock:
+        request = build_request(user)
+        clock.shift(conf.TOTP_PENDING_TIMEOUT + 1)
+        response = call(request)
+    assert response["Location"] == "/login/?next=%2Fprivate%2F"
+    assert not request.user.is_authenticated
+    assert session.PASSWORD_AT_KEY not in request.session
+
+
+def test_an_expired_pending_stage_cannot_reach_the_verify_page(call, user):
+    make_device(user)
+    with time_machine.travel(1_700_000_000, tick=False) as clock:
+        request = build_request(user, "/2fa/verify/")
+        clock.shift(conf.TOTP_PENDING_TIMEOUT + 1)
+        response = call(request)
+    assert response["Location"].startswith("/login/")
+
+
+def test_a_session_that_never_went_through_login_counts_as_expired(call, user):
+    make_device(user)
+    request = build_request(user, password_login=False)
+    assert call(request)["Location"].startswith("/login/")
+
+
+def test_request_totp_is_lazy_for_exempt_views(call, user, django_assert_num_queries):
+    make_device(user)
+    request = build_request(user, "/static/x.css")
+    with django_assert_num_queries(0):
+        call(request)
+    assert request.totp.has_device and not request.totp.is_verified
