@@ -68,6 +68,9 @@ class TOTPMiddleware:
                 request, conf.TOTP_VERIFY_URL, _("Two-factor verification required.")
             )
         if state.must_enrol:
+            # The verify page sends users without a device on to setup, keeping their ``next``.
+            if request.path == resolve_url(conf.TOTP_VERIFY_URL):
+                return None
             return self.require(request, conf.TOTP_SETUP_URL, _("Two-factor enrolment required."))
         return None
 

@@ -1,0 +1,261 @@
+"""R4-R6, R12, R13, R18, R20, R21: the verify and setup pages through Client."""
+
+from __future__ import annotations
+
+import re
+import time
+from urllib.parse import urlencode, urljoin, urlsplit
+from unittest import mock
+
+import pytest
+import time_machine
+from django.db import OperationalError
+from django.test import Client
+
+from django_totp.conf import conf
+from django_totp.models import TOTPDevice
+
+from .conftest import PASSWORD, make_device
+
+pytestmark = pytest.mark.django_db
+VERIFY = "/2fa/verify/"
+SETUP = "/2fa/setup/"
+
+
+def errors(response) -> str:
+    return response.content.decode()
+
+
+class TestVerify:
+    def test_form_is_ready_for_authenticator_autofill(self, password_client, device):
+        response = password_client.get(VERIFY)
+        html = response.content.decode()
+        assert response.status_code == 200
+        assert 'name="code"' in html
+        assert 'autocomplete="one-time-code"' in html and 'inputmode="numeric"' in html
+        assert "no-store" in response["Cache-Control"]
+
+    def test_a_correct_code_goes_on_to_next(self, password_client, device, code_for):
+        response = password_client.post(f"{VERIFY}?next=/private/", {"code": code_for(device)})
+        assert response.status_code == 302 and response["Location"] == "/private/"
+        assert password_client.get("/private/").content == b"private page"
+
+    def test_verification_gives_a_new_session_key_and_csrf_token(
+        self, password_client, device, code_for
+    ):
+        password_client.get(VERIFY)
+        old_session = password_client.cookies["sessionid"].value
+        old_csrf = password_client.cookies["csrftoken"].value
+        password_client.post(VERIFY, {"code": code_for(device)})
+        assert password_client.cookies["sessionid"].value != old_session
+        assert password_client.cookies["csrftoken"].value != old_csrf
+
+    def test_the_old_session_key_is_not_verified(self, password_client, device, code_for):
+        old_session = password_client.cookies["sessionid"].value
+        password_client.post(VERIFY, {"code": code_for(device)})
+        thief = Client()
+        thief.cookies["sessionid"] = old_session
+        assert thief.get("/private/").status_code == 302
+
+    def test_a_wrong_code_is_a_form_error(self, password_client, device):
+        response = password_client.post(VERIFY, {"code": "000000"})
+        assert response.status_code == 200
+        assert "That code is not right" in errors(response)
+        assert password_client.get("/private/").status_code == 302
+
+    @pytest.mark.parametrize(
+        "code", ["١٢٣٤٥٦", "１２３４５６", "+12345", "123_456", "12345", "9" * 10_000, "\x00"]
+    )
+    def test_odd_input_is_a_counted_form_error_never_a_500(self, password_client, device, code):
+        response = password_client.post(VERIFY, {"code": code})
+        assert response.status_code == 200
+        device.refresh_from_db()
+        assert device.failure_count == 1
+
+    def test_an_empty_submission_asks_for_the_code(self, password_client, device):
+        response = password_client.post(VERIFY, {})
+        assert response.status_code == 200 and "required" in errors(response)
+
+    def test_a_code_in_the_query_string_does_not_verify(self, password_client, device, code_for):
+        password_client.get(f"{VERIFY}?code={code_for(device)}")
+        assert password_client.get("/private/").status_code == 302
+        device.refresh_from_db()
+        assert device.last_used_step is None
+
+    def test_a_replayed_code_is_refused_from_a_second_session(
+        self, password_client, device, code_for, user
+    ):
+        code = code_for(device)
+        assert password_client.post(VERIFY, {"code": code}).status_code == 302
+        second = Client()
+        assert second.login(username=user.username, password=PASSWORD)
+        response = second.post(VERIFY, {"code": code})
+        assert response.status_code == 200 and "already been used" in errors(response)
+
+    def test_back_off_says_when_to_try_again(self, password_client, device, code_for):
+        with time_machine.travel(1_700_000_010, tick=False):
+            password_client.post(VERIFY, {"code": "000000"})
+            response = password_client.post(VERIFY, {"code": code_for(device)})
+        assert "Try again in 1 second." in errors(response)
+
+    def test_logging_in_again_does_not_reset_the_back_off(self, client, device, code_for, user):
+        with time_machine.travel(1_700_000_010, tick=False):
+            client.login(username=user.username, password=PASSWORD)
+            client.post(VERIFY, {"code": "000000"})
+            client.post("/logout/")
+            client.login(username=user.username, password=PASSWORD)
+            response = client.post(VERIFY, {"code": code_for(device)})
+        assert "Try again in" in errors(response)
+
+    def test_a_locked_device_tells_the_user_what_to_do(
+        self, password_client, device, code_for, settings
+    ):
+        settings.TOTP_THROTTLE_FACTOR = 0
+        settings.TOTP_MAX_FAILURES = 2
+        password_client.post(VERIFY, {"code": "000000"})
+        response = password_client.post(VERIFY, {"code": "000000"})
+        assert "locked" in errors(response) and "staff" in errors(response)
+        response = password_client.post(VERIFY, {"code": code_for(device)})
+        assert "locked" in errors(response)
+
+    @pytest.mark.parametrize(
+        "payload",
+        [
+            "https://evil.example",
+            "//evil.example",
+            "///evil.example",
+            "/\\evil.example",
+            "\\\\evil.example",
+            "https:evil.example",
+            "http://testserver@evil.example",
+            "javascript:alert(1)",
+            "/%2F%2Fevil.example",
+        ],
+    )
+    def test_unsafe_next_never_leaves_the_site(self, password_client, device, code_for, payload):
+        query = urlencode({"next": payload})
+        response = password_client.post(f"{VERIFY}?{query}", {"code": code_for(device)})
+        assert response.status_code == 302
+        target = urlsplit(urljoin("http://testserver/private/", response["Location"]))
+        assert (target.scheme, target.netloc) == ("http", "testserver")
+        if payload != "/%2F%2Fevil.example":  # a same-site path, harmless as it stands
+            assert response["Location"] == "/"
+
+    def test_next_is_carried_from_login_through_verification(self, client, user, device, code_for):
+        response = client.post("/login/?next=/private/", {"username": "alice", "password": PASSWORD})
+        assert response["Location"] == "/private/"
+        response = client.get("/private/")
+        assert response["Location"] == f"{VERIFY}?next=%2Fprivate%2F"
+        response = client.post(response["Location"], {"code": code_for(device)})
+        assert response["Location"] == "/private/"
+
+    def test_posts_without_csrf_token_are_refused(self, user, device, code_for):
+        client = Client(enforce_csrf_checks=True)
+        client.login(username=user.username, password=PASSWORD)
+        assert client.post(VERIFY, {"code": code_for(device)}).status_code == 403
+        device.refresh_from_db()
+        assert device.last_used_step is None
+
+    def test_a_database_error_is_a_503_and_the_session_stays_unverified(
+        self, password_client, device, code_for
+    ):
+        with mock.patch(
+            "django_totp.services.TOTPDevice.objects.select_for_update",
+            side_effect=OperationalError("server closed the connection unexpectedly"),
+        ):
+            response = password_client.post(VERIFY, {"code": code_for(device)})
+        assert response.status_code == 503
+        assert "try again" in errors(response).lower()
+        assert password_client.get("/private/").status_code == 302
+
+    def test_without_a_device_verify_sends_to_setup_when_required(
+        self, password_client, settings
+    ):
+        settings.TOTP_REQUIRED_FOR = "everyone"
+        response = password_client.get(f"{VERIFY}?next=/private/")
+        assert response["Location"] == f"{SETUP}?next=%2Fprivate%2F"
+
+    def test_without_a_device_verify_goes_on_when_not_required(self, password_client):
+        assert password_client.get(f"{VERIFY}?next=/private/")["Location"] == "/private/"
+
+    def test_anonymous_users_are_sent_to_login(self, client):
+        assert client.get(VERIFY)["Location"].startswith("/login/")
+
+
+def start_setup(client: Client) -> TOTPDevice:
+    response = client.post(SETUP, {"start": "1"})
+    assert response.status_code == 302
+    return TOTPDevice.objects.get(confirmed=False)
+
+
+class TestSetup:
+    @pytest.fixture(autouse=True)
+    def everyone(self, settings):
+        settings.TOTP_REQUIRED_FOR = "everyone"
+
+    def test_get_explains_and_changes_nothing(self, password_client):
+        response = password_client.get(SETUP)
+        assert response.status_code == 200 and b'name="start"' in response.content
+        assert not TOTPDevice.objects.exists()
+
+    def test_the_page_shows_a_local_qr_the_grouped_secret_and_the_uri(self, password_client):
+        device = start_setup(password_client)
+        response = password_client.get(SETUP)
+        html = response.content.decode()
+        assert "no-store" in response["Cache-Control"]
+        assert re.search(r"<svg[^>]+role=\"img\"", html)
+        grouped = " ".join(re.findall(".{1,4}", device.secret))
+        assert grouped in html
+        assert f"otpauth://totp/Test%20Site:alice?secret={device.secret}" in html
+        # SECURITY: no third-party URL carries the secret (R6).
+        for url in re.findall(r"(?:src|href)=\"(https?://[^\"]*)", html):
+            assert device.secret not in url
+
+    def test_confirming_activates_the_device_and_verifies_the_session(
+        self, password_client, code_for
+    ):
+        device = start_setup(password_client)
+        response = password_client.post(f"{SETUP}?next=/private/", {"code": code_for(device)})
+        assert response["Location"] == "/private/"
+        device.refresh_from_db()
+        assert device.confirmed
+        assert password_client.get("/private/").content == b"private page"
+
+    def test_after_confirmation_the_secret_is_never_shown_again(self, password_client, code_for):
+        device = start_setup(password_client)
+        password_client.post(SETUP, {"code": code_for(device)})
+        for path in (SETUP, VERIFY, "/private/"):
+            assert device.secret not in password_client.get(path).content.decode()
+
+    def test_a_wrong_code_leaves_the_device_inactive(self, password_client):
+        device = start_setup(password_client)
+        response = password_client.post(SETUP, {"code": "000000"})
+        assert response.status_code == 200 and "not right" in errors(response)
+        device.refresh_from_db()
+        assert not device.confirmed
+        assert password_client.get("/private/")["Location"].startswith(SETUP)
+
+    def test_an_expired_setup_starts_over(self, password_client, code_for):
+        with time_machine.travel(1_700_000_000, tick=False) as clock:
+            device = start_setup(password_client)
+            clock.shift(conf.TOTP_SETUP_TIMEOUT + 1)
+            response = password_client.post(SETUP, {"code": code_for(device)})
+            assert response.status_code == 302
+            assert b'name="start"' in password_client.get(SETUP).content
+
+    def test_a_password_only_session_of_an_enrolled_user_never_sees_a_new_secret(
+        self, password_client, device
+    ):
+        for response in (password_client.get(SETUP), password_client.post(SETUP, {"start": "1"})):
+            assert response.status_code == 302 and response["Location"].startswith(VERIFY)
+        assert TOTPDevice.objects.count() == 1
+
+    def test_adding_a_device_needs_a_recent_verification(
+        self, verified_client, device, code_for
+    ):
+        assert verified_client.post(SETUP, {"start": "1"}).status_code == 302
+        assert TOTPDevice.objects.filter(confirmed=False).count() == 1
+        future = time.time() + conf.TOTP_STEP_UP_SECONDS + 1
+        with time_machine.travel(future, tick=False):
+            response = verified_client.get(SETUP)
+        assert response["Location"] == f"{VERIFY}?next=%2F2fa%2Fsetup%2F"
