@@ -59,6 +59,10 @@ class TOTPMiddleware:
         state: session.TOTPState = request.totp  # type: ignore[attr-defined]
         if state.is_verified:
             return None
+        # SECURITY: a reset usually follows a lost or stolen phone; sessions it verified are
+        # signed out on their next request, whatever the policy (R17, R24).
+        if state.revoked:
+            return self.restart_login(request)
         if state.has_device:
             # SECURITY: checked before the verify page is let through, so a code typed after
             # the pending stage expired does not count (R19).
@@ -86,13 +90,13 @@ class TOTPMiddleware:
 
     @staticmethod
     def restart_login(request: HttpRequest) -> HttpResponse:
-        """The code step took too long (R19): drop the login and ask for the password again."""
+        """Drop the login and ask for the password again (pending stage expired, or revoked)."""
         next_url = request.get_full_path()
         logout(request)
         if _wants_json(request):
             return JsonResponse({"detail": _("Please sign in again.")}, status=401)
         messages.info(
-            request, _("Your sign-in timed out. Please sign in again."), fail_silently=True
+            request, _("Please sign in again."), fail_silently=True
         )
         login_url = resolve_url(settings.LOGIN_URL)
         return HttpResponseRedirect(f"{login_url}?{urlencode({'next': next_url})}")

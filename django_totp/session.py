@@ -31,12 +31,15 @@ class TOTPState:
     ``has_device``: the user has at least one confirmed device, so must verify.
     ``must_enrol``: the policy requires a device and the user has none.
     ``verified_at``: Unix time of the last verification in this session.
+    ``revoked``: the session was verified by a device that has since been removed (or for
+    another user), so it is no longer trusted even where the policy asks for no device.
     """
 
     is_verified: bool = False
     has_device: bool = False
     must_enrol: bool = False
     verified_at: float | None = None
+    revoked: bool = False
 
     def verified_within(self, seconds: int, now: float | None = None) -> bool:
         if not self.is_verified or self.verified_at is None:
@@ -71,6 +74,7 @@ def load_state(request: HttpRequest) -> TOTPState:
         has_device=bool(device_ids),
         must_enrol=not device_ids and enrolment_required(user),
         verified_at=record.get("at") if is_verified else None,
+        revoked=bool(record) and not is_verified,
     )
 
 

@@ -175,11 +175,13 @@ def test_deleting_the_verifying_device_de_verifies_the_session_at_once(call, use
     assert not request.user.is_authenticated
 
 
-def test_after_a_reset_an_enrolment_policy_sends_the_session_to_setup(call, user, settings):
-    settings.TOTP_REQUIRED_FOR = "everyone"
+@pytest.mark.parametrize("policy", list(EXPECTED))
+def test_a_reset_signs_out_the_sessions_its_devices_verified(call, user, settings, policy):
+    settings.TOTP_REQUIRED_FOR = policy
     request = verified_request(user, make_device(user))
     user.totp_devices.all().delete()
-    assert call(request)["Location"] == "/2fa/setup/?next=%2Fprivate%2F"
+    assert call(request)["Location"] == "/login/?next=%2Fprivate%2F"
+    assert not request.user.is_authenticated
 
 
 def test_a_session_verified_for_another_user_is_not_verified(call, user, django_user_model):
