@@ -95,9 +95,7 @@ class TOTPMiddleware:
         logout(request)
         if _wants_json(request):
             return JsonResponse({"detail": _("Please sign in again.")}, status=401)
-        messages.info(
-            request, _("Please sign in again."), fail_silently=True
-        )
+        messages.info(request, _("Please sign in again."), fail_silently=True)
         login_url = resolve_url(settings.LOGIN_URL)
         return HttpResponseRedirect(f"{login_url}?{urlencode({'next': next_url})}")
 

@@ -73,10 +73,14 @@ def verify(user, device, code_for) -> services.Result:
     return services.verify_code(user, code_for(device))
 
 
+# Folders whose tests need settings of their own; each runs in a separate pytest invocation.
+OWN_SETTINGS = {"demo": "demo_project.settings", "custom_user": "tests.custom_user.settings"}
+
+
 def pytest_ignore_collect(collection_path, config):
-    """tests/demo runs in its own invocation with demo_project.settings."""
     from django.conf import settings
 
-    if collection_path.name == "demo" and settings.SETTINGS_MODULE != "demo_project.settings":
+    own = OWN_SETTINGS.get(collection_path.name)
+    if own is not None and settings.SETTINGS_MODULE != own:
         return True
     return None
