@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 import time
-from urllib.parse import urlencode, urljoin, urlsplit
 from unittest import mock
+from urllib.parse import urlencode, urljoin, urlsplit
 
 import pytest
 import time_machine
@@ -15,7 +15,7 @@ from django.test import Client
 from django_totp.conf import conf
 from django_totp.models import TOTPDevice
 
-from .conftest import PASSWORD, make_device
+from .conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db
 VERIFY = "/2fa/verify/"
@@ -142,7 +142,9 @@ class TestVerify:
             assert response["Location"] == "/"
 
     def test_next_is_carried_from_login_through_verification(self, client, user, device, code_for):
-        response = client.post("/login/?next=/private/", {"username": "alice", "password": PASSWORD})
+        response = client.post(
+            "/login/?next=/private/", {"username": "alice", "password": PASSWORD}
+        )
         assert response["Location"] == "/private/"
         response = client.get("/private/")
         assert response["Location"] == f"{VERIFY}?next=%2Fprivate%2F"
@@ -168,9 +170,7 @@ class TestVerify:
         assert "try again" in errors(response).lower()
         assert password_client.get("/private/").status_code == 302
 
-    def test_without_a_device_verify_sends_to_setup_when_required(
-        self, password_client, settings
-    ):
+    def test_without_a_device_verify_sends_to_setup_when_required(self, password_client, settings):
         settings.TOTP_REQUIRED_FOR = "everyone"
         response = password_client.get(f"{VERIFY}?next=/private/")
         assert response["Location"] == f"{SETUP}?next=%2Fprivate%2F"
@@ -250,9 +250,7 @@ class TestSetup:
             assert response.status_code == 302 and response["Location"].startswith(VERIFY)
         assert TOTPDevice.objects.count() == 1
 
-    def test_adding_a_device_needs_a_recent_verification(
-        self, verified_client, device, code_for
-    ):
+    def test_adding_a_device_needs_a_recent_verification(self, verified_client, device, code_for):
         assert verified_client.post(SETUP, {"start": "1"}).status_code == 302
         assert TOTPDevice.objects.filter(confirmed=False).count() == 1
         future = time.time() + conf.TOTP_STEP_UP_SECONDS + 1
