@@ -1,0 +1,1 @@
+"""A small site that wires django_totp into Django's built-in authentication."""
