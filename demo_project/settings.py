@@ -44,9 +44,10 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    # Right after AuthenticationMiddleware: it needs request.user and must run before any view.
-    "django_totp.middleware.TOTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # After AuthenticationMiddleware (it needs request.user) and MessageMiddleware (it tells
+    # users why they must sign in again), before anything that serves pages.
+    "django_totp.middleware.TOTPMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 

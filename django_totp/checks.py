@@ -13,6 +13,7 @@ from .conf import REQUIRED_FOR_CHOICES, conf
 
 MIDDLEWARE_PATH = "django_totp.middleware.TOTPMiddleware"
 AUTH_MIDDLEWARE_PATH = "django.contrib.auth.middleware.AuthenticationMiddleware"
+MESSAGE_MIDDLEWARE_PATH = "django.contrib.messages.middleware.MessageMiddleware"
 
 MESSAGES: dict[str, tuple[str, str]] = {
     "E001": (
@@ -22,6 +23,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "E002": (
         f"{MIDDLEWARE_PATH} comes before AuthenticationMiddleware.",
         "Move it after AuthenticationMiddleware: it needs request.user.",
+    ),
+    "W004": (
+        f"{MIDDLEWARE_PATH} comes before MessageMiddleware.",
+        "Move it after MessageMiddleware, or users are not told why they must sign in again.",
     ),
     "E003": (
         "A required app is missing from INSTALLED_APPS: {app}.",
@@ -87,10 +92,15 @@ def check_middleware(**kwargs: Any) -> list[Any]:
     middleware = list(settings.MIDDLEWARE)
     if MIDDLEWARE_PATH not in middleware:
         return [_error("E001")]
-    if AUTH_MIDDLEWARE_PATH in middleware and middleware.index(MIDDLEWARE_PATH) < middleware.index(
-        AUTH_MIDDLEWARE_PATH
-    ):
+    position = middleware.index(MIDDLEWARE_PATH)
+
+    def comes_after(path: str) -> bool:
+        return path not in middleware or middleware.index(path) < position
+
+    if not comes_after(AUTH_MIDDLEWARE_PATH):
         return [_error("E002")]
+    if not comes_after(MESSAGE_MIDDLEWARE_PATH):
+        return [_error("W004", checks.Warning)]
     return []
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import qrcode
 import qrcode.image.svg
 from django.utils.html import format_html
@@ -20,5 +22,12 @@ def qr_svg(data: str, *, label: str) -> SafeString:
     qr.make(fit=True)
     svg = qr.make_image().to_string(encoding="unicode")
     # The library's output is plain markup built from module positions; only the label is ours.
-    svg = svg.replace("<svg ", format_html('<svg role="img" aria-label="{}" ', label), 1)
+    # Its fixed size in mm is dropped so the code scales to its container on any screen.
+    svg = re.sub(r'^<svg width="[^"]*" height="[^"]*" ', "<svg ", svg)
+    opening = format_html(
+        '<svg role="img" aria-label="{}" style="width:100%;max-width:16rem;height:auto;'
+        'display:block;margin:0 auto" ',
+        label,
+    )
+    svg = svg.replace("<svg ", opening, 1)
     return mark_safe(svg)  # noqa: S308

@@ -33,8 +33,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django_totp.middleware.TOTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "django_totp.middleware.TOTPMiddleware",
 ]
 
 TEMPLATES = [

@@ -32,6 +32,13 @@ def test_middleware_before_authentication(settings):
     assert ids(checks.check_middleware()) == ["django_totp.E002"]
 
 
+def test_middleware_before_messages_is_a_warning(settings):
+    rest = [m for m in settings.MIDDLEWARE if m != MIDDLEWARE_PATH]
+    auth = rest.index("django.contrib.auth.middleware.AuthenticationMiddleware")
+    settings.MIDDLEWARE = [*rest[: auth + 1], MIDDLEWARE_PATH, *rest[auth + 1 :]]
+    assert ids(checks.check_middleware()) == ["django_totp.W004"]
+
+
 @pytest.mark.parametrize(
     ("name", "value", "check_id"),
     [

@@ -226,3 +226,11 @@ def test_request_totp_is_lazy_for_exempt_views(call, user, django_assert_num_que
     with django_assert_num_queries(0):
         call(request)
     assert request.totp.has_device and not request.totp.is_verified
+
+
+def test_a_timed_out_user_is_told_why_they_must_sign_in_again(client, user, device):
+    with time_machine.travel(1_700_000_000, tick=False) as clock:
+        client.login(username=user.username, password=PASSWORD)
+        clock.shift(conf.TOTP_PENDING_TIMEOUT + 1)
+        assert client.get("/private/")["Location"].startswith("/login/")
+    assert client.get("/messages/").content == b"Please sign in again."

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.contrib.messages import get_messages
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import include, path
 
@@ -31,12 +32,17 @@ def health(request: HttpRequest) -> HttpResponse:
     return HttpResponse("ok")
 
 
+def message_list(request: HttpRequest) -> HttpResponse:
+    return HttpResponse("\n".join(str(message) for message in get_messages(request)))
+
+
 urlpatterns = [
     path("", home, name="home"),
     path("private/", private, name="private"),
     path("api/data/", api, name="api"),
     path("help/", help_page, name="help"),
     path("health/", health, name="health"),
+    path("messages/", message_list, name="messages"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("2fa/", include("django_totp.urls")),
