@@ -1,0 +1,70 @@
+# Developer and CI entry points. CI runs `make test` (via .ci/run) on a fresh clone.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := test
+
+PYTHON ?= python3
+PORT ?= 8000
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# No .pytest_cache in the working tree.
+PYTEST := $(BIN)/pytest -p no:cacheprovider
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+APT_GET := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get -q -y
+
+.PHONY: venv demo postgres-bin test lint clean distclean
+
+venv: $(STAMP)
+
+# Re-install whenever the package metadata or the tool pins change.
+$(STAMP): setup.cfg pyproject.toml requirements/dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]" -r requirements/dev.txt
+	touch $@
+
+demo: venv
+	$(BIN)/python manage.py migrate --noinput
+	@echo "Demo site: http://127.0.0.1:$(PORT)/"
+	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
+
+# PostgreSQL server binaries for tests/pg.py. Debian's postgresql-common would create and start
+# a "main" cluster on install; switch that off first, as the Docker postgres image does.
+postgres-bin:
+	@if compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || command -v initdb >/dev/null; then \
+		echo "PostgreSQL server binaries: found"; \
+	else \
+		echo "PostgreSQL server binaries: installing postgresql-15"; \
+		$(APT_GET) update; \
+		$(APT_GET) install --no-install-recommends postgresql-common; \
+		$(SUDO) sed -ri 's/^#?\s*create_main_cluster\b.*/create_main_cluster = false/' \
+			/etc/postgresql-common/createcluster.conf; \
+		$(APT_GET) install --no-install-recommends postgresql-15; \
+	fi
+
+test: venv postgres-bin
+	$(BIN)/ruff check .
+	@echo "== SQLite =="
+	$(PYTEST) --cov=django_totp --cov-report=term
+	@echo "== PostgreSQL =="
+	$(BIN)/python -m tests.pg -- $(PYTEST)
+	@if compgen -G 'tests/demo/test_*.py' >/dev/null; then \
+		echo "== demo site =="; \
+		echo "$(PYTEST) tests/demo --ds=demo_project.settings"; \
+		$(PYTEST) tests/demo --ds=demo_project.settings; \
+	else \
+		echo "== demo site: no tests/demo/test_*.py yet, skipped =="; \
+	fi
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+# Build and test output; `distclean` also drops the venv.
+clean:
+	rm -rf build dist *.egg-info .pytest_cache .ruff_cache .coverage htmlcov
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV)
