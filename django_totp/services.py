@@ -15,7 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from django.db import transaction
+from django.db import connections, transaction
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from . import oath, signals
@@ -143,6 +144,17 @@ def _report(result: Result, user: Any, request: HttpRequest | None, *, event: st
         log_event("locked", user=user, device=device, request=request, level=logging.WARNING)
 
 
+def lock_devices(devices: QuerySet[TOTPDevice]) -> list[TOTPDevice]:
+    """The devices, locked until the end of the current transaction."""
+    if connections[devices.db].features.has_select_for_update:
+        return list(devices.select_for_update().order_by("pk"))
+    # SECURITY: SQLite has no row locks. A write as the transaction's first statement takes
+    # the database write lock now, so concurrent attempts queue on the busy timeout instead of
+    # deadlocking on a read-to-write upgrade ("database is locked") (R10).
+    devices.update(failure_count=F("failure_count"))
+    return list(devices.order_by("pk"))
+
+
 def verify_code(user: Any, raw_code: str, *, request: HttpRequest | None = None) -> Result:
     """Check a code typed by ``user`` against their confirmed devices.
 
@@ -152,9 +164,7 @@ def verify_code(user: Any, raw_code: str, *, request: HttpRequest | None = None)
     the session: callers pass an accepted result to ``session.mark_verified``.
     """
     with transaction.atomic():
-        devices = list(
-            TOTPDevice.objects.select_for_update().confirmed().filter(user=user).order_by("pk")
-        )
+        devices = lock_devices(TOTPDevice.objects.confirmed().filter(user=user))
         if not devices:
             return Result(Outcome.NO_DEVICE)
         result = _check_locked_devices(devices, raw_code)
@@ -184,9 +194,10 @@ def confirm_device(
 ) -> Result:
     """Activate an unconfirmed device once a code from it checks out (R4)."""
     with transaction.atomic():
-        locked = TOTPDevice.objects.select_for_update().pending().filter(pk=device.pk).first()
-        if locked is None:
+        found = lock_devices(TOTPDevice.objects.pending().filter(pk=device.pk))
+        if not found:
             return Result(Outcome.NO_DEVICE)
+        locked = found[0]
         if locked.setup_expired(timezone.now()):
             return Result(Outcome.EXPIRED, locked)
         result = _check_locked_devices([locked], raw_code)

@@ -7,6 +7,7 @@ tests/pg.py starts; anything else runs on SQLite.
 from __future__ import annotations
 
 import os
+import tempfile
 
 SECRET_KEY = "tests-only-secret-key-that-is-long-enough-for-hkdf-0123456789"
 DEBUG = False
@@ -63,7 +64,16 @@ if os.environ.get("TOTP_TEST_DB") == "postgres":
         }
     }
 else:
-    DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
+    # A file, not :memory:, so that threads in the concurrency tests get real SQLite locking.
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": ":memory:",
+            "TEST": {
+                "NAME": os.path.join(tempfile.gettempdir(), f"django_totp_test_{os.getpid()}.db")
+            },
+        }
+    }
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STATIC_URL = "/static/"

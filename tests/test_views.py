@@ -162,7 +162,7 @@ class TestVerify:
         self, password_client, device, code_for
     ):
         with mock.patch(
-            "django_totp.services.TOTPDevice.objects.select_for_update",
+            "django_totp.services.lock_devices",
             side_effect=OperationalError("server closed the connection unexpectedly"),
         ):
             response = password_client.post(VERIFY, {"code": code_for(device)})

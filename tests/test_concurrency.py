@@ -1,0 +1,90 @@
+"""R10, R13: simultaneous submissions, with real threads and one connection each.
+
+Runs on SQLite (a file database) and, under ``tests.pg``, on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable
+
+import pytest
+from django.db import connections
+from django.test import Client
+
+from django_totp.models import TOTPDevice
+
+from .conftest import PASSWORD
+
+pytestmark = pytest.mark.django_db(transaction=True)
+CLIENTS = 20
+
+
+def logged_in_clients(user, count: int) -> list[Client]:
+    clients = []
+    for _ in range(count):
+        client = Client()
+        assert client.login(username=user.username, password=PASSWORD)
+        clients.append(client)
+    return clients
+
+
+def all_at_once(clients: list[Client], submit: Callable[[Client], int]) -> Counter[int]:
+    """Run ``submit`` for every client in its own thread, released together."""
+    barrier = threading.Barrier(len(clients))
+    statuses: list[int] = []
+    lock = threading.Lock()
+
+    def worker(client: Client) -> None:
+        try:
+            barrier.wait()
+            status = submit(client)
+        except Exception:  # an exception escaping the view is a 500 for this purpose
+            status = 500
+        finally:
+            connections.close_all()
+        with lock:
+            statuses.append(status)
+
+    threads = [threading.Thread(target=worker, args=(client,)) for client in clients]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return Counter(statuses)
+
+
+def test_the_same_code_submitted_at_once_succeeds_exactly_once(user, device, code_for):
+    clients = logged_in_clients(user, CLIENTS)
+    code = code_for(device)
+    statuses = all_at_once(clients, lambda c: c.post("/2fa/verify/", {"code": code}).status_code)
+    print(f"\n{CLIENTS} concurrent submissions of one code: {dict(statuses)}")
+    assert statuses == Counter({302: 1, 200: CLIENTS - 1})
+    verified = [c for c in clients if c.get("/private/").status_code == 200]
+    assert len(verified) == 1
+
+
+def test_concurrent_wrong_guesses_lose_no_failure_increments(user, device, settings):
+    settings.TOTP_THROTTLE_FACTOR = 0
+    settings.TOTP_MAX_FAILURES = 100
+    clients = logged_in_clients(user, CLIENTS)
+    statuses = all_at_once(
+        clients, lambda c: c.post("/2fa/verify/", {"code": "000000"}).status_code
+    )
+    assert statuses == Counter({200: CLIENTS})
+    device.refresh_from_db()
+    assert device.failure_count == CLIENTS
+
+
+def test_concurrent_confirmations_activate_the_device_once(user, code_for, settings):
+    settings.TOTP_REQUIRED_FOR = "everyone"
+    clients = logged_in_clients(user, 5)
+    clients[0].post("/2fa/setup/", {"start": "1"})
+    pending = TOTPDevice.objects.get(user=user)
+    code = code_for(pending)
+    statuses = all_at_once(clients, lambda c: c.post("/2fa/setup/", {"code": code}).status_code)
+    assert not [status for status in statuses if status >= 500]
+    assert TOTPDevice.objects.filter(user=user, confirmed=True).count() == 1
+    # Losers are sent back to setup, which now asks them to verify: one session got through.
+    assert [c.get("/private/").status_code for c in clients].count(200) == 1
