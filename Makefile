@@ -8,6 +8,8 @@ PORT ?= 8000
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+VENV42 := .venv-django42
+STAMP42 := $(VENV42)/.installed
 # No .pytest_cache in the working tree.
 PYTEST := $(BIN)/pytest -p no:cacheprovider
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
@@ -43,19 +45,26 @@ postgres-bin:
 		$(APT_GET) install --no-install-recommends postgresql-15; \
 	fi
 
-test: venv postgres-bin
+# The oldest supported Django, in a venv of its own; the main venv has the newest.
+$(STAMP42): setup.cfg pyproject.toml requirements/dev.txt
+	test -x $(VENV42)/bin/python || $(PYTHON) -m venv $(VENV42)
+	$(VENV42)/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(VENV42)/bin/python -m pip install --quiet -e ".[test]" -r requirements/dev.txt "Django>=4.2,<5.0"
+	touch $@
+
+test: venv $(STAMP42) postgres-bin
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	@echo "== SQLite =="
 	$(PYTEST) --cov=django_totp --cov-report=term
 	@echo "== PostgreSQL =="
 	$(BIN)/python -m tests.pg -- $(PYTEST)
-	@if compgen -G 'tests/demo/test_*.py' >/dev/null; then \
-		echo "== demo site =="; \
-		echo "$(PYTEST) tests/demo --ds=demo_project.settings"; \
-		$(PYTEST) tests/demo --ds=demo_project.settings; \
-	else \
-		echo "== demo site: no tests/demo/test_*.py yet, skipped =="; \
-	fi
+	@echo "== demo site =="
+	$(PYTEST) tests/demo --ds=demo_project.settings
+	@echo "== custom user model =="
+	$(PYTEST) tests/custom_user --ds=tests.custom_user.settings
+	@echo "== Django 4.2 LTS, SQLite =="
+	$(VENV42)/bin/pytest -p no:cacheprovider
 
 lint: venv
 	$(BIN)/ruff check .
@@ -67,4 +76,4 @@ clean:
 	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
 
 distclean: clean
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(VENV42)
