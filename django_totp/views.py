@@ -119,7 +119,7 @@ class SetupView(TOTPView):
     def get(self, request: HttpRequest) -> HttpResponse:
         device = services.pending_device(request.user)
         if device is None:
-            return self.render(request, "django_totp/setup_start.html")
+            return self.render(request, "django_totp/setup_start.html", digits=conf.TOTP_DIGITS)
         return self.show(request, device, ConfirmDeviceForm(request=request, device=device))
 
     def post(self, request: HttpRequest) -> HttpResponse:

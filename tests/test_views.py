@@ -196,6 +196,7 @@ class TestSetup:
     def test_get_explains_and_changes_nothing(self, password_client):
         response = password_client.get(SETUP)
         assert response.status_code == 200 and b'name="start"' in response.content
+        assert b"6-digit code" in response.content
         assert not TOTPDevice.objects.exists()
 
     def test_the_page_shows_a_local_qr_the_grouped_secret_and_the_uri(self, password_client):
