@@ -46,6 +46,10 @@ class CodeField(forms.Field):
         }
     )
 
+    def prepare_value(self, value: object) -> str:
+        # A refused code is useless to retype and may be 10 kB of junk: never echo it back.
+        return ""
+
 
 class CodeForm(forms.Form):
     """A one-time code, checked by the service while the form is cleaned."""
