@@ -259,3 +259,32 @@ class TestSetup:
         with time_machine.travel(future, tick=False):
             response = verified_client.get(SETUP)
         assert response["Location"] == f"{VERIFY}?next=%2F2fa%2Fsetup%2F"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_lost_mid_verification_is_a_503_on_postgresql(
+    password_client, device, code_for
+):
+    """A database that goes away: the server really ends this request's connection."""
+    from django.db import connection
+
+    from django_totp import services
+
+    if connection.vendor != "postgresql":
+        pytest.skip("needs a server whose connection can be terminated")
+    real_lock = services.lock_devices
+
+    def lock_after_losing_the_connection(devices):
+        with connection.cursor() as cursor:
+            # The server ends this very connection, as a failover or restart would.
+            cursor.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+        return real_lock(devices)
+
+    with mock.patch("django_totp.services.lock_devices", lock_after_losing_the_connection):
+        response = password_client.post(VERIFY, {"code": code_for(device)})
+    assert response.status_code == 503
+    assert "try again" in errors(response).lower()
+    connection.close()  # what request_finished does with a broken connection in a server
+    assert password_client.get("/private/").status_code == 302
+    device.refresh_from_db()
+    assert device.last_used_step is None
