@@ -57,12 +57,14 @@ class CodeForm(forms.Form):
     code = CodeField(label=_("Authentication code"))
     submit_label = _("Verify")
 
-    def __init__(self, *args: Any, request: Any, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, request: Any, submit_label: str | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.request = request
         self.result: services.Result | None = None
         self.helper = FormHelper()
-        self.helper.add_input(Submit("submit", self.submit_label))
+        self.helper.add_input(Submit("submit", submit_label or self.submit_label))
 
     def check(self, raw_code: str) -> services.Result:
         return services.verify_code(self.request.user, raw_code, request=self.request)

@@ -207,7 +207,9 @@ def confirm_device(
     return result
 
 
-def reset_user(user: Any, *, actor: Any = None, request: HttpRequest | None = None) -> int:
+def reset_user(
+    user: Any, *, actor: Any = None, request: HttpRequest | None = None, event: str = "reset"
+) -> int:
     """Remove all of ``user``'s devices; their sessions are de-verified on the next request.
 
     Returns the number of devices removed.
@@ -219,13 +221,21 @@ def reset_user(user: Any, *, actor: Any = None, request: HttpRequest | None = No
         TOTPDevice, user=user, actor=actor, request=request, device_ids=device_ids
     )
     log_event(
-        "reset",
+        event,
         user=user,
         request=request,
         actor_id=getattr(actor, "pk", None),
         device_ids=device_ids,
     )
     return len(device_ids)
+
+
+def disable_for_user(user: Any, *, request: HttpRequest | None = None) -> int:
+    """The user turns two-factor authentication off: all their devices are removed.
+
+    Callers check step-up (R5) and the policy first; see ``views.DisableView``.
+    """
+    return reset_user(user, actor=user, request=request, event="disabled")
 
 
 def unlock_device(

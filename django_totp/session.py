@@ -92,6 +92,11 @@ def mark_verified(request: HttpRequest, device: TOTPDevice) -> None:
     request.session.pop(PASSWORD_AT_KEY, None)
 
 
+def forget_verification(request: HttpRequest) -> None:
+    """This session's own devices were removed by its user: not verified, but not revoked."""
+    request.session.pop(VERIFIED_KEY, None)
+
+
 def start_pending(request: HttpRequest) -> None:
     """Start the password-only stage: any earlier verification no longer counts."""
     request.session.pop(VERIFIED_KEY, None)

@@ -12,8 +12,9 @@ Every signal is sent with ``sender=TOTPDevice`` and these keyword arguments:
 ``device_locked``
     ``user``, ``device``, ``request``: the device reached ``TOTP_MAX_FAILURES``.
 ``devices_reset``
-    ``user``, ``actor`` (the staff user or ``None``), ``request``, ``device_ids``: all of the
-    user's devices were removed by staff or a management command.
+    ``user``, ``actor`` (the staff user, the user themselves when they turned 2FA off, or
+    ``None`` from a management command), ``request``, ``device_ids``: all of the user's devices
+    were removed.
 ``device_unlocked``
     ``user``, ``device``, ``actor``, ``request``: staff cleared a device's failures.
 """

@@ -9,4 +9,5 @@ app_name = "django_totp"
 urlpatterns = [
     path("verify/", views.VerifyView.as_view(), name="verify"),
     path("setup/", views.SetupView.as_view(), name="setup"),
+    path("disable/", views.DisableView.as_view(), name="disable"),
 ]

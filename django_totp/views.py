@@ -151,3 +151,41 @@ class SetupView(TOTPView):
             account=account,
             issuer=issuer_for(request),
         )
+
+
+class DisableView(TOTPView):
+    """Turn two-factor authentication off: a recent verification or a fresh code (R5, R25)."""
+
+    template_name = "django_totp/disable.html"
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        return self.page(request, self.form(request))
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        if session.enrolment_required(request.user):
+            return self.page(request, None, status=403)
+        form = self.form(request, request.POST)
+        if form is not None and not form.is_valid():
+            return self.page(request, form)
+        services.disable_for_user(request.user, request=request)
+        session.forget_verification(request)
+        messages.success(request, _("Two-factor authentication is off."))
+        return HttpResponseRedirect(safe_next(request))
+
+    @staticmethod
+    def form(request: HttpRequest, data: Any = None) -> CodeForm | None:
+        """A code field unless this session verified within ``TOTP_STEP_UP_SECONDS``."""
+        if current_state(request).verified_within(conf.TOTP_STEP_UP_SECONDS):
+            return None
+        return CodeForm(data, request=request, submit_label=_("Turn off"))
+
+    def page(self, request: HttpRequest, form: CodeForm | None, status: int = 200) -> HttpResponse:
+        state = current_state(request)
+        response = self.render(
+            request,
+            form=form,
+            has_device=state.has_device,
+            required=session.enrolment_required(request.user),
+        )
+        response.status_code = status
+        return response

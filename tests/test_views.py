@@ -288,3 +288,51 @@ def test_a_connection_lost_mid_verification_is_a_503_on_postgresql(
     assert password_client.get("/private/").status_code == 302
     device.refresh_from_db()
     assert device.last_used_step is None
+
+
+DISABLE = "/2fa/disable/"
+
+
+class TestDisable:
+    def test_a_recent_verification_is_enough_and_other_sessions_are_signed_out(
+        self, verified_client, user, device, code_for
+    ):
+        other = Client()
+        other.login(username=user.username, password=PASSWORD)
+        other.post(VERIFY, {"code": code_for(device, offset=1)})
+        assert other.get("/private/").status_code == 200
+        assert b'name="code"' not in verified_client.get(DISABLE).content
+        response = verified_client.post(DISABLE)
+        assert response.status_code == 302
+        assert not TOTPDevice.objects.filter(user=user).exists()
+        assert verified_client.get("/private/").content == b"private page"
+        assert other.get("/private/")["Location"].startswith("/login/")
+
+    def test_an_old_verification_needs_a_fresh_code_in_the_same_form(
+        self, verified_client, device, code_for
+    ):
+        later = time.time() + conf.TOTP_STEP_UP_SECONDS + 1
+        with time_machine.travel(later, tick=False) as clock:
+            assert b'name="code"' in verified_client.get(DISABLE).content
+            response = verified_client.post(DISABLE, {"code": "000000"})
+            assert response.status_code == 200 and TOTPDevice.objects.exists()
+            clock.shift(2)  # past the one-second back-off
+            response = verified_client.post(DISABLE, {"code": code_for(device, offset=1)})
+        assert response.status_code == 302
+        assert not TOTPDevice.objects.exists()
+
+    def test_a_password_only_session_cannot_disable(self, password_client, device):
+        assert password_client.post(DISABLE)["Location"].startswith(VERIFY)
+        assert TOTPDevice.objects.filter(pk=device.pk).exists()
+
+    def test_a_required_policy_refuses_to_leave_the_user_without_a_device(
+        self, verified_client, device, settings
+    ):
+        settings.TOTP_REQUIRED_FOR = "everyone"
+        assert "cannot be turned off" in verified_client.get(DISABLE).content.decode()
+        assert verified_client.post(DISABLE).status_code == 403
+        assert TOTPDevice.objects.filter(pk=device.pk).exists()
+
+    def test_get_changes_nothing(self, verified_client, device):
+        verified_client.get(DISABLE)
+        assert TOTPDevice.objects.filter(pk=device.pk).exists()
