@@ -12,8 +12,19 @@ from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from . import services
+from . import services, session
 from .models import TOTPDevice
+
+
+def staff_is_verified(request: HttpRequest) -> bool:
+    """Only a staff session verified with its own device may reset or unlock others (R24)."""
+    state = getattr(request, "totp", None) or session.load_state(request)
+    if not state.is_verified:
+        messages.error(
+            request,
+            _("Set up and verify your own two-factor authentication before changing others'."),
+        )
+    return bool(state.is_verified)
 
 
 def _log(request: HttpRequest, device: TOTPDevice, flag: int, message: str) -> None:
@@ -76,6 +87,8 @@ class TOTPDeviceAdmin(admin.ModelAdmin):
     def reset_two_factor(
         self, request: HttpRequest, queryset: QuerySet[TOTPDevice]
     ) -> HttpResponse | None:
+        if not staff_is_verified(request):
+            return None
         devices = list(queryset.select_related("user"))
         users = {device.user_id: device.user for device in devices}
         if request.POST.get("confirmed") != "yes":
@@ -106,6 +119,8 @@ class TOTPDeviceAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Unlock (clear failed attempts)"), permissions=["change"])
     def unlock_devices(self, request: HttpRequest, queryset: QuerySet[TOTPDevice]) -> None:
+        if not staff_is_verified(request):
+            return
         count = 0
         for device in queryset.select_related("user"):
             services.unlock_device(device, actor=request.user, request=request)

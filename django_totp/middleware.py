@@ -63,11 +63,11 @@ class TOTPMiddleware:
         # signed out on their next request, whatever the policy (R17, R24).
         if state.revoked:
             return self.restart_login(request)
+        # SECURITY: checked before the verify and setup pages are let through, so a code typed
+        # after the password-only stage expired does not count (R19).
+        if (state.has_device or state.must_enrol) and session.pending_expired(request):
+            return self.restart_login(request)
         if state.has_device:
-            # SECURITY: checked before the verify page is let through, so a code typed after
-            # the pending stage expired does not count (R19).
-            if session.pending_expired(request):
-                return self.restart_login(request)
             return self.require(
                 request, conf.TOTP_VERIFY_URL, _("Two-factor verification required.")
             )

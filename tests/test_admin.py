@@ -101,3 +101,19 @@ def test_staff_without_delete_permission_cannot_reset(device, django_user_model,
 
 def test_search_by_username(admin_client, device):
     assert "alice" in admin_client.get(f"{CHANGELIST}?q=alice").content.decode()
+
+
+@pytest.mark.parametrize("action", ["reset_two_factor", "unlock_devices"])
+def test_staff_without_their_own_verified_device_cannot_reset_or_unlock(staff_user, device, action):
+    device.failure_count = 25
+    device.save()
+    client = Client()
+    client.login(username=staff_user.username, password=PASSWORD)  # policy "nobody": no device
+    response = client.post(
+        CHANGELIST,
+        {"action": action, "_selected_action": [device.pk], "confirmed": "yes"},
+        follow=True,
+    )
+    assert "verify your own two-factor" in response.content.decode()
+    device.refresh_from_db()
+    assert device.failure_count == 25

@@ -234,3 +234,12 @@ def test_a_timed_out_user_is_told_why_they_must_sign_in_again(client, user, devi
         clock.shift(conf.TOTP_PENDING_TIMEOUT + 1)
         assert client.get("/private/")["Location"].startswith("/login/")
     assert client.get("/messages/").content == b"Please sign in again."
+
+
+def test_the_pending_stage_of_a_user_who_must_enrol_expires_too(call, user, settings):
+    settings.TOTP_REQUIRED_FOR = "everyone"
+    with time_machine.travel(1_700_000_000, tick=False) as clock:
+        request = build_request(user, "/2fa/setup/")
+        clock.shift(conf.TOTP_PENDING_TIMEOUT + 1)
+        response = call(request)
+    assert response["Location"] == "/login/?next=%2F2fa%2Fsetup%2F"
