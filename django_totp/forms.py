@@ -74,9 +74,7 @@ class CodeForm(forms.Form):
         self.result = result = self.check(raw_code)
         if result.accepted:
             return raw_code
-        outcome = result.outcome
-        if result.device is not None and result.device.is_locked:
-            outcome = Outcome.LOCKED
+        outcome = Outcome.LOCKED if result.locked_out else result.outcome
         if outcome is Outcome.THROTTLED:
             raise forms.ValidationError(throttled_message(result.retry_after), code="throttled")
         raise forms.ValidationError(ERROR_MESSAGES[outcome], code=outcome.value)

@@ -43,12 +43,15 @@ class Result:
     """What a verification attempt came to.
 
     ``device`` is the device that accepted the code, or the one that refused it when there was
-    exactly one; ``retry_after`` is the back-off left, in seconds, for ``THROTTLED``.
+    exactly one; ``retry_after`` is the back-off left, in seconds, for ``THROTTLED``;
+    ``newly_locked`` the devices this failure locked; ``locked_out`` whether none is left open.
     """
 
     outcome: Outcome
     device: TOTPDevice | None = None
     retry_after: int = 0
+    newly_locked: tuple[TOTPDevice, ...] = ()
+    locked_out: bool = False
 
     @property
     def accepted(self) -> bool:
@@ -118,7 +121,12 @@ def _check_locked_devices(devices: Sequence[TOTPDevice], raw_code: str) -> Resul
     for device in ready:
         device.record_failure(now)
     only = ready[0] if len(ready) == 1 else None
-    return Result(Outcome.REPLAYED if replayed else Outcome.INVALID, only)
+    return Result(
+        Outcome.REPLAYED if replayed else Outcome.INVALID,
+        only,
+        newly_locked=tuple(d for d in ready if d.is_locked),
+        locked_out=all(d.is_locked for d in open_devices),
+    )
 
 
 def _report(result: Result, user: Any, request: HttpRequest | None, *, event: str) -> None:
@@ -138,8 +146,7 @@ def _report(result: Result, user: Any, request: HttpRequest | None, *, event: st
         level=logging.WARNING,
         reason=result.outcome.value,
     )
-    device = result.device
-    if result.outcome in (Outcome.INVALID, Outcome.REPLAYED) and device and device.is_locked:
+    for device in result.newly_locked:
         signals.device_locked.send(TOTPDevice, user=user, device=device, request=request)
         log_event("locked", user=user, device=device, request=request, level=logging.WARNING)
 

@@ -223,3 +223,20 @@ def test_security_log_records_events_without_codes_or_secrets(
     assert caplog.records[0].totp["device_id"] == device.pk
     text = caplog.text + repr([r.totp for r in caplog.records])
     assert good not in text and "000000" not in text and device.secret not in text
+
+
+@override_settings(TOTP_THROTTLE_FACTOR=0, TOTP_MAX_FAILURES=2)
+def test_locking_several_devices_at_once_is_signalled_and_logged_for_each(user, clock, caplog):
+    devices = [make_device(user), make_device(user, name="Backup phone")]
+    received = []
+    signals.device_locked.connect(lambda **kw: received.append(kw["device"]), weak=False)
+    try:
+        with caplog.at_level(logging.INFO, logger="django_totp"):
+            services.verify_code(user, "000000")
+            result = services.verify_code(user, "000000")
+    finally:
+        signals.device_locked.receivers.clear()
+    assert result.locked_out and set(result.newly_locked) == set(devices)
+    assert set(received) == set(devices)
+    locked_logs = [r.totp["device_id"] for r in caplog.records if r.totp["event"] == "locked"]
+    assert sorted(locked_logs) == sorted(d.pk for d in devices)
