@@ -243,3 +243,15 @@ def test_the_pending_stage_of_a_user_who_must_enrol_expires_too(call, user, sett
         clock.shift(conf.TOTP_PENDING_TIMEOUT + 1)
         response = call(request)
     assert response["Location"] == "/login/?next=%2F2fa%2Fsetup%2F"
+
+
+def test_debug_mode_does_not_open_anything_to_staff_without_a_device(
+    call, django_user_model, settings
+):
+    settings.DEBUG = True
+    settings.TOTP_REQUIRED_FOR = "staff"
+    for path in ("/admin/", "/private/", "/api/data/", "/help-not-here/"):
+        request = request_for("no_device_staff", django_user_model, path, REMOTE_ADDR="127.0.0.1")
+        response = call(request)
+        assert response.status_code == 302 and response["Location"].startswith("/2fa/setup/"), path
+        django_user_model.objects.all().delete()

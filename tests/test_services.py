@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hmac
 import logging
+from unittest import mock
 
 import pytest
 import time_machine
@@ -240,3 +242,30 @@ def test_locking_several_devices_at_once_is_signalled_and_logged_for_each(user, 
     assert set(received) == set(devices)
     locked_logs = [r.totp["device_id"] for r in caplog.records if r.totp["event"] == "locked"]
     assert sorted(locked_logs) == sorted(d.pk for d in devices)
+
+
+def test_every_enrolment_gets_its_own_secret(user, django_user_model):
+    other = django_user_model.objects.create_user(username="bob", password="x")
+    secrets = {services.start_setup(u).secret for u in (user, other, user, other)}
+    assert len(secrets) == 4
+
+
+def test_every_step_in_the_window_is_compared_in_constant_time(user, device, code_for, clock):
+    with mock.patch("django_totp.oath.hmac.compare_digest", wraps=hmac.compare_digest) as spy:
+        services.verify_code(user, "000000")
+    assert spy.call_count == 2 * conf.TOTP_TOLERANCE + 1
+
+
+def test_throttled_attempts_are_logged_with_their_reason(user, device, clock, caplog):
+    with caplog.at_level(logging.INFO, logger="django_totp"):
+        services.verify_code(user, "000000")
+        services.verify_code(user, "000000")
+    assert [r.totp.get("reason") for r in caplog.records] == ["invalid", "throttled"]
+
+
+def test_turning_2fa_off_is_logged(user, device, caplog):
+    with caplog.at_level(logging.INFO, logger="django_totp"):
+        services.disable_for_user(user)
+    assert [(r.totp["event"], r.totp["actor_id"]) for r in caplog.records] == [
+        ("disabled", user.pk)
+    ]

@@ -336,3 +336,73 @@ class TestDisable:
     def test_get_changes_nothing(self, verified_client, device):
         verified_client.get(DISABLE)
         assert TOTPDevice.objects.filter(pk=device.pk).exists()
+
+
+def test_a_client_supplied_time_changes_nothing(password_client, device, code_for):
+    future = code_for(device, offset=5)
+    response = password_client.post(
+        VERIFY,
+        {"code": future, "time": str(time.time() + 150), "timestamp": "9999999999"},
+        HTTP_DATE="Wed, 21 Oct 2099 07:28:00 GMT",
+    )
+    assert response.status_code == 200 and "not right" in errors(response)
+
+
+def test_between_the_steps_the_session_holds_no_password_or_form_data(password_client, user):
+    data = password_client.session.load()
+    assert set(data) <= {"_auth_user_id", "_auth_user_backend", "_auth_user_hash",
+                         "_totp_password_at"}  # fmt: skip
+    assert PASSWORD not in repr(data)
+
+
+class TestStepUpAndOtherPages:
+    @pytest.fixture
+    def stale_verified_client(self, verified_client):
+        with time_machine.travel(time.time() + conf.TOTP_STEP_UP_SECONDS + 1, tick=False) as clock:
+            yield verified_client, clock
+
+    def test_a_fresh_code_after_the_step_up_window_reaches_a_new_secret(
+        self, stale_verified_client, device, code_for
+    ):
+        client, clock = stale_verified_client
+        response = client.get(SETUP)
+        assert response["Location"] == f"{VERIFY}?next=%2F2fa%2Fsetup%2F"
+        response = client.post(response["Location"], {"code": code_for(device, offset=1)})
+        assert response["Location"] == SETUP
+        client.post(SETUP, {"start": "1"})
+        new_device = TOTPDevice.objects.get(confirmed=False)
+        assert new_device.secret in client.get(SETUP).content.decode().replace(" ", "")
+
+    def test_confirming_a_device_gives_a_new_session_key(self, password_client, code_for, settings):
+        settings.TOTP_REQUIRED_FOR = "everyone"
+        device = start_setup(password_client)
+        before = password_client.cookies["sessionid"].value
+        password_client.post(SETUP, {"code": code_for(device)})
+        assert password_client.cookies["sessionid"].value != before
+
+    @pytest.mark.parametrize("path", [SETUP, DISABLE])
+    @pytest.mark.parametrize(
+        "payload",
+        ["https://evil.example", "//evil.example", "/\\evil.example", "javascript:alert(1)"],
+    )
+    def test_unsafe_next_on_setup_and_disable_stays_on_the_site(
+        self, password_client, code_for, settings, path, payload
+    ):
+        settings.TOTP_REQUIRED_FOR = "nobody"
+        device = start_setup(password_client)
+        query = urlencode({"next": payload})
+        response = password_client.post(f"{SETUP}?{query}", {"code": code_for(device)})
+        assert response["Location"] == "/"
+        if path == DISABLE:
+            assert password_client.post(f"{DISABLE}?{query}")["Location"] == "/"
+
+    @pytest.mark.parametrize(("path", "data"), [(SETUP, {"start": "1"}), (DISABLE, {})])
+    def test_setup_and_disable_refuse_posts_without_csrf_token(self, user, device, path, data):
+        client = Client(enforce_csrf_checks=True)
+        client.login(username=user.username, password=PASSWORD)
+        session = client.session
+        session["_totp_verified"] = {"device": device.pk, "user": str(user.pk), "at": time.time()}
+        session.save()
+        assert client.post(path, data).status_code == 403
+        assert TOTPDevice.objects.filter(pk=device.pk).exists()
+        assert TOTPDevice.objects.count() == 1
