@@ -14,6 +14,7 @@ from .conf import REQUIRED_FOR_CHOICES, conf
 MIDDLEWARE_PATH = "django_totp.middleware.TOTPMiddleware"
 AUTH_MIDDLEWARE_PATH = "django.contrib.auth.middleware.AuthenticationMiddleware"
 MESSAGE_MIDDLEWARE_PATH = "django.contrib.messages.middleware.MessageMiddleware"
+CSRF_MIDDLEWARE_PATH = "django.middleware.csrf.CsrfViewMiddleware"
 
 MESSAGES: dict[str, tuple[str, str]] = {
     "E001": (
@@ -27,6 +28,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "W004": (
         f"{MIDDLEWARE_PATH} comes before MessageMiddleware.",
         "Move it after MessageMiddleware, or users are not told why they must sign in again.",
+    ),
+    "E014": (
+        "CsrfViewMiddleware is not in MIDDLEWARE.",
+        "Add django.middleware.csrf.CsrfViewMiddleware: every 2FA form relies on it (R21).",
     ),
     "E003": (
         "A required app is missing from INSTALLED_APPS: {app}.",
@@ -92,6 +97,8 @@ def check_middleware(**kwargs: Any) -> list[Any]:
     middleware = list(settings.MIDDLEWARE)
     if MIDDLEWARE_PATH not in middleware:
         return [_error("E001")]
+    if CSRF_MIDDLEWARE_PATH not in middleware:
+        return [_error("E014")]
     position = middleware.index(MIDDLEWARE_PATH)
 
     def comes_after(path: str) -> bool:

@@ -32,6 +32,11 @@ def test_middleware_before_authentication(settings):
     assert ids(checks.check_middleware()) == ["django_totp.E002"]
 
 
+def test_missing_csrf_middleware_is_an_error(settings):
+    settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if "csrf" not in m]
+    assert ids(checks.check_middleware()) == ["django_totp.E014"]
+
+
 def test_middleware_before_messages_is_a_warning(settings):
     rest = [m for m in settings.MIDDLEWARE if m != MIDDLEWARE_PATH]
     auth = rest.index("django.contrib.auth.middleware.AuthenticationMiddleware")
