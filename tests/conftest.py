@@ -6,7 +6,7 @@ from collections.abc import Callable
 import pytest
 from django.test import Client
 
-from django_totp import oath, services
+from django_totp import oath
 from django_totp.models import TOTPDevice
 
 PASSWORD = "correct horse battery staple"
@@ -67,10 +67,6 @@ def verified_client(password_client: Client, device: TOTPDevice, code_for: CodeF
     response = password_client.post("/2fa/verify/", {"code": code_for(device)})
     assert response.status_code == 302, response.content
     return password_client
-
-
-def verify(user, device, code_for) -> services.Result:
-    return services.verify_code(user, code_for(device))
 
 
 # Folders whose tests need settings of their own; each runs in a separate pytest invocation.
