@@ -406,3 +406,15 @@ class TestStepUpAndOtherPages:
         assert client.post(path, data).status_code == 403
         assert TOTPDevice.objects.filter(pk=device.pk).exists()
         assert TOTPDevice.objects.count() == 1
+
+
+def test_another_user_signing_in_on_a_verified_session_is_not_verified(
+    verified_client, django_user_model, code_for
+):
+    from .conftest import make_device
+
+    bob = django_user_model.objects.create_user(username="bob", password=PASSWORD)
+    make_device(bob)
+    response = verified_client.post("/login/", {"username": "bob", "password": PASSWORD})
+    assert response.status_code == 302
+    assert verified_client.get("/private/")["Location"].startswith(VERIFY)
