@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from urllib.parse import urlencode
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.conf import settings
@@ -18,6 +17,7 @@ from django.utils.translation import gettext as _
 
 from . import session
 from .conf import conf
+from .redirects import url_with_next
 
 Response = HttpResponse | None
 
@@ -86,7 +86,7 @@ class TOTPMiddleware:
             return None
         if _wants_json(request):
             return JsonResponse({"detail": message, "redirect": url}, status=403)
-        return HttpResponseRedirect(f"{url}?{urlencode({'next': request.get_full_path()})}")
+        return HttpResponseRedirect(url_with_next(url, request.get_full_path()))
 
     @staticmethod
     def restart_login(request: HttpRequest) -> HttpResponse:
@@ -96,8 +96,7 @@ class TOTPMiddleware:
         if _wants_json(request):
             return JsonResponse({"detail": _("Please sign in again.")}, status=401)
         messages.info(request, _("Please sign in again."), fail_silently=True)
-        login_url = resolve_url(settings.LOGIN_URL)
-        return HttpResponseRedirect(f"{login_url}?{urlencode({'next': next_url})}")
+        return HttpResponseRedirect(url_with_next(settings.LOGIN_URL, next_url))
 
 
 def is_exempt(request: HttpRequest) -> bool:

@@ -91,20 +91,24 @@ def log_event(
     )
 
 
+def _single(devices: Sequence[TOTPDevice]) -> TOTPDevice | None:
+    """The device a result is about, when exactly one was in play."""
+    return devices[0] if len(devices) == 1 else None
+
+
 def _check_locked_devices(devices: Sequence[TOTPDevice], raw_code: str) -> Result:
     """Try ``raw_code`` against devices whose rows the caller holds locked."""
     now = timezone.now()
     at = time.time()
     open_devices = [d for d in devices if not d.is_locked]
     if not open_devices:
-        return Result(Outcome.LOCKED, devices[0] if len(devices) == 1 else None)
+        return Result(Outcome.LOCKED, _single(devices))
     waits = [d.throttle_remaining(now) for d in open_devices]
     ready = [d for d, wait in zip(open_devices, waits, strict=True) if wait == 0]
     # SECURITY: the back-off is enforced before the code is looked at, so a correct code
     # during it is refused too (R13).
     if not ready:
-        only = open_devices[0] if len(open_devices) == 1 else None
-        return Result(Outcome.THROTTLED, only, retry_after=min(waits))
+        return Result(Outcome.THROTTLED, _single(open_devices), retry_after=min(waits))
 
     replayed = False
     for device in ready:
@@ -120,10 +124,9 @@ def _check_locked_devices(devices: Sequence[TOTPDevice], raw_code: str) -> Resul
 
     for device in ready:
         device.record_failure(now)
-    only = ready[0] if len(ready) == 1 else None
     return Result(
         Outcome.REPLAYED if replayed else Outcome.INVALID,
-        only,
+        _single(ready),
         newly_locked=tuple(d for d in ready if d.is_locked),
         locked_out=all(d.is_locked for d in open_devices),
     )

@@ -11,7 +11,6 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render, resolve_url
 from django.urls import NoReverseMatch
 from django.utils.decorators import method_decorator
-from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import gettext as _
 from django.views import View
 from django.views.decorators.cache import never_cache
@@ -21,23 +20,7 @@ from . import oath, qr, services, session
 from .conf import conf
 from .forms import CodeForm, ConfirmDeviceForm
 from .models import TOTPDevice
-
-
-def safe_next(request: HttpRequest) -> str:
-    """The ``next`` parameter if it stays on this site (R20), else ``TOTP_REDIRECT_URL``."""
-    candidate = request.POST.get("next") or request.GET.get("next") or ""
-    # SECURITY: only relative or same-host URLs, with https kept on secure requests.
-    if candidate and url_has_allowed_host_and_scheme(
-        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return candidate
-    return resolve_url(conf.TOTP_REDIRECT_URL)
-
-
-def with_next(request: HttpRequest, target: str) -> str:
-    url = resolve_url(target)
-    next_url = request.GET.get("next")
-    return f"{url}?{urlencode({'next': next_url})}" if next_url else url
+from .redirects import safe_next, url_with_next
 
 
 def current_state(request: HttpRequest) -> session.TOTPState:
@@ -88,7 +71,8 @@ class VerifyView(TOTPView):
         state = current_state(request)
         if not state.has_device:
             target = conf.TOTP_SETUP_URL if state.must_enrol else None
-            return redirect(with_next(request, target) if target else safe_next(request))
+            next_url = request.GET.get("next")
+            return redirect(url_with_next(target, next_url) if target else safe_next(request))
         return self.render(request, form=CodeForm(request=request))
 
     def post(self, request: HttpRequest) -> HttpResponse:
@@ -112,8 +96,7 @@ class SetupView(TOTPView):
             # so a password-only session never sees a new secret (R5).
             if state.has_device and not state.verified_within(conf.TOTP_STEP_UP_SECONDS):
                 messages.info(request, _("Enter a code from your current app to add another."))
-                verify = resolve_url(conf.TOTP_VERIFY_URL)
-                return redirect(f"{verify}?{urlencode({'next': request.get_full_path()})}")
+                return redirect(url_with_next(conf.TOTP_VERIFY_URL, request.get_full_path()))
         return super().dispatch(request, *args, **kwargs)
 
     def get(self, request: HttpRequest) -> HttpResponse:
