@@ -114,6 +114,7 @@ CRISPY_TEMPLATE_PACK = "bootstrap5"
 
 TOTP_REQUIRED_FOR = "everyone"
 TOTP_ISSUER = "django-totp demo"
+TOTP_REMEMBER_DAYS = 30
 
 LOGGING = {
     "version": 1,

@@ -15,6 +15,7 @@ from django.middleware.csrf import rotate_token
 
 from .conf import conf
 from .models import TOTPDevice
+from .services import enrolment_required
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -50,13 +51,6 @@ class TOTPState:
 ANONYMOUS = TOTPState()
 
 
-def enrolment_required(user: Any) -> bool:
-    policy = conf.TOTP_REQUIRED_FOR
-    if policy == "everyone":
-        return True
-    return policy == "staff" and bool(user.is_staff or user.is_superuser)
-
-
 def load_state(request: HttpRequest) -> TOTPState:
     """The session's state: no query for anonymous users, one for authenticated ones."""
     user = request.user
@@ -90,6 +84,22 @@ def mark_verified(request: HttpRequest, device: TOTPDevice) -> None:
         "at": time.time(),
     }
     request.session.pop(PASSWORD_AT_KEY, None)
+
+
+def rebind(request: HttpRequest, removed_device_id: int, user: Any) -> None:
+    """Keep this session verified after its user removed the device that verified it.
+
+    The verification time is kept, so step-up still expires on schedule; other sessions
+    verified by the removed device are revoked as usual.
+    """
+    record = request.session.get(VERIFIED_KEY)
+    if not record or record.get("device") != removed_device_id:
+        return
+    remaining = TOTPDevice.objects.confirmed().filter(user=user).order_by("pk").first()
+    if remaining is None:
+        forget_verification(request)
+        return
+    request.session[VERIFIED_KEY] = {**record, "device": remaining.pk}
 
 
 def forget_verification(request: HttpRequest) -> None:

@@ -17,6 +17,13 @@ Every signal is sent with ``sender=TOTPDevice`` and these keyword arguments:
     were removed.
 ``device_unlocked``
     ``user``, ``device``, ``actor``, ``request``: staff cleared a device's failures.
+``device_removed``
+    ``user``, ``device_id``, ``actor`` (the user), ``request``: the user removed one device, or
+    replaced it with a new one, from the management page.
+``recovery_code_used``
+    ``user``, ``request``, ``remaining`` (unused codes left): a recovery code verified a session.
+``remembered_browser_used``
+    ``user``, ``request``: a "remember this browser" cookie skipped the code step at login.
 """
 
 from __future__ import annotations
@@ -29,3 +36,6 @@ verification_failed = Signal()
 device_locked = Signal()
 devices_reset = Signal()
 device_unlocked = Signal()
+device_removed = Signal()
+recovery_code_used = Signal()
+remembered_browser_used = Signal()

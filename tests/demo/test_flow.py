@@ -66,8 +66,10 @@ def test_register_enrol_sign_out_and_sign_in_again_with_a_code(client, code_for,
     device = TOTPDevice.objects.get(user__username="bob")
     code = oath.code_at_step(device.secret, oath.time_step(time.time(), device.period))
     response = client.post("/2fa/setup/", {"code": code})
-    assert response.status_code == 302
-    assert response["Location"] == "/account/"
+    assert response.status_code == 200
+    assert "will not be shown again" in text(response)
+    assert text(response).count("<code>") == 10
+    assert 'href="/account/"' in text(response)
 
     response = client.get("/account/")
     assert response.status_code == 200
