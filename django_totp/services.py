@@ -191,6 +191,10 @@ def lock_rows(rows: QuerySet[Any]) -> list[Any]:
 
 def _locked_account(user: Any) -> TOTPAccount:
     """The user's account row, created if needed, locked until the end of the transaction."""
+    # Lock first: on SQLite a read before the locking write would deadlock concurrent callers.
+    found = lock_rows(TOTPAccount.objects.filter(user=user))
+    if found:
+        return found[0]
     TOTPAccount.objects.get_or_create(user=user)
     return lock_rows(TOTPAccount.objects.filter(user=user))[0]
 
