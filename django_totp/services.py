@@ -424,8 +424,7 @@ def _report_removed(user: Any, device_id: int, request: HttpRequest | None, *, e
 
 def rename_device(user: Any, device_id: int, name: str) -> None:
     """Raises ``TOTPDevice.DoesNotExist`` for a device that is not the user's."""
-    updated = TOTPDevice.objects.confirmed().filter(user=user, pk=device_id).update(name=name)
-    if not updated:
+    if not TOTPDevice.objects.confirmed().filter(user=user, pk=device_id).update(name=name):
         raise TOTPDevice.DoesNotExist(device_id)
 
 

@@ -86,20 +86,21 @@ def mark_verified(request: HttpRequest, device: TOTPDevice) -> None:
     request.session.pop(PASSWORD_AT_KEY, None)
 
 
-def rebind(request: HttpRequest, removed_device_id: int, user: Any) -> None:
-    """Keep this session verified after its user removed the device that verified it.
+def rebind(request: HttpRequest, removed_device_id: int, user: Any) -> bool:
+    """Keep this session verified after its user removed a device; False if none is left.
 
-    The verification time is kept, so step-up still expires on schedule; other sessions
-    verified by the removed device are revoked as usual.
+    A session verified by the removed device is recorded against another of the user's devices,
+    keeping the verification time so step-up still expires on schedule. Other sessions verified
+    by the removed device are revoked as usual.
     """
-    record = request.session.get(VERIFIED_KEY)
-    if not record or record.get("device") != removed_device_id:
-        return
     remaining = TOTPDevice.objects.confirmed().filter(user=user).order_by("pk").first()
+    record = request.session.get(VERIFIED_KEY)
     if remaining is None:
         forget_verification(request)
-        return
-    request.session[VERIFIED_KEY] = {**record, "device": remaining.pk}
+        return False
+    if record and record.get("device") == removed_device_id:
+        request.session[VERIFIED_KEY] = {**record, "device": remaining.pk}
+    return True
 
 
 def forget_verification(request: HttpRequest) -> None:

@@ -49,7 +49,7 @@ FEW_RECOVERY_CODES = 3
 
 @method_decorator(sensitive, name="dispatch")
 class TOTPView(LoginRequiredMixin, View):
-    """Shared handling: no caching (R6), and a database outage is a 503, never a 500."""
+    """Shared handling: no caching (R6), a database outage is a 503 and a missing device a 404."""
 
     template_name: str
 
@@ -57,6 +57,9 @@ class TOTPView(LoginRequiredMixin, View):
         try:
             refusal = self.refuse(request) if request.user.is_authenticated else None
             return refusal or super().dispatch(request, *args, **kwargs)
+        except TOTPDevice.DoesNotExist:
+            # Not the user's device, or removed by a request that came first.
+            raise Http404 from None
         except DatabaseError:
             services.log_event("database_error", user=request.user, request=request)
             return render(request, "django_totp/unavailable.html", status=503)
@@ -300,10 +303,7 @@ class DeviceView(StepUpView):
     """A page about one of the user's own confirmed devices; anyone else's is a 404."""
 
     def device(self, request: HttpRequest, pk: int) -> TOTPDevice:
-        device = TOTPDevice.objects.confirmed().filter(user=request.user, pk=pk).first()
-        if device is None:
-            raise Http404
-        return device
+        return TOTPDevice.objects.confirmed().get(user=request.user, pk=pk)
 
 
 class RenameDeviceView(DeviceView):
@@ -332,15 +332,10 @@ class RemoveDeviceView(DeviceView):
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         device = self.device(request, pk)
-        try:
-            removed = services.remove_device(request.user, device.pk, request=request)
-        except TOTPDevice.DoesNotExist:
-            raise Http404 from None
-        if not removed:
+        if not services.remove_device(request.user, device.pk, request=request):
             return self.page(request, device, status=403)
-        session.rebind(request, device.pk, request.user)
         messages.success(request, _("“%(name)s” was removed.") % {"name": device.name})
-        if not current_state(request).has_device:
+        if not session.rebind(request, device.pk, request.user):
             messages.info(request, _("Two-factor authentication is off."))
             return remember.delete_cookie(redirect("django_totp:manage"))
         return redirect("django_totp:manage")
