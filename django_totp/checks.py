@@ -71,6 +71,19 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Generate one with: python -c 'import secrets; print(secrets.token_urlsafe(48))'.",
     ),
     "E013": ("TOTP_ISSUER must be a string.", 'For example "Example Inc".'),
+    "E015": (
+        "TOTP_REMEMBER_DAYS must be an integer from 0 to 365, not {value!r}.",
+        "0 turns 'remember this browser' off; 30 is common.",
+    ),
+    "E016": (
+        "TOTP_REMEMBER_COOKIE_NAME must be a non-empty string unlike the session and CSRF "
+        "cookie names, not {value!r}.",
+        'Use the default, "totp_remember".',
+    ),
+    "E017": (
+        "TOTP_REMEMBER_FORGET_ON_RECOVERY must be True or False, not {value!r}.",
+        "True makes a recovery-code login forget all of the user's remembered browsers.",
+    ),
     "W001": (
         "SESSION_COOKIE_SECURE is False: the verified session can be stolen over plain HTTP.",
         "Set SESSION_COOKIE_SECURE = True in production.",
@@ -135,6 +148,18 @@ SETTING_RULES: list[tuple[str, str, Callable[[Any], bool], dict[str, Any]]] = [
     ("TOTP_TOLERANCE", "E007", lambda v: _is_int(v, 0, 1), {}),
     ("TOTP_MAX_FAILURES", "E008", lambda v: _is_int(v, 1, 100), {}),
     ("TOTP_THROTTLE_FACTOR", "E009", lambda v: _is_number(v, 0), {}),
+    ("TOTP_REMEMBER_DAYS", "E015", lambda v: _is_int(v, 0, 365), {}),
+    (
+        "TOTP_REMEMBER_COOKIE_NAME",
+        "E016",
+        lambda v: (
+            isinstance(v, str)
+            and bool(v)
+            and v not in (settings.SESSION_COOKIE_NAME, settings.CSRF_COOKIE_NAME)
+        ),
+        {},
+    ),
+    ("TOTP_REMEMBER_FORGET_ON_RECOVERY", "E017", lambda v: isinstance(v, bool), {}),
 ]
 
 

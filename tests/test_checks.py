@@ -60,6 +60,11 @@ def test_middleware_before_messages_is_a_warning(settings):
         ("TOTP_EXEMPT_URLS", "health", "E011"),
         ("TOTP_ENCRYPTION_KEYS", ["short"], "E012"),
         ("TOTP_ISSUER", None, "E013"),
+        ("TOTP_REMEMBER_DAYS", -1, "E015"),
+        ("TOTP_REMEMBER_DAYS", "30", "E015"),
+        ("TOTP_REMEMBER_COOKIE_NAME", "sessionid", "E016"),
+        ("TOTP_REMEMBER_COOKIE_NAME", "", "E016"),
+        ("TOTP_REMEMBER_FORGET_ON_RECOVERY", "yes", "E017"),
     ],
 )
 def test_invalid_settings_are_reported_with_a_hint(settings, name, value, check_id):
