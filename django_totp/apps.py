@@ -10,9 +10,17 @@ class DjangoTOTPConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from django.apps import apps
         from django.contrib.auth.signals import user_logged_in
 
         from . import checks, receivers
 
         checks.register()
         user_logged_in.connect(receivers.start_pending_stage, dispatch_uid="django_totp.pending")
+        # Django's admin registers every app's ModelAdmins in its own ready(), so the user admin
+        # is there when django_totp comes after django.contrib.admin; otherwise check W005 says
+        # to add the panel by hand.
+        if apps.is_installed("django.contrib.admin"):
+            from .admin import attach_user_panel
+
+            attach_user_panel()

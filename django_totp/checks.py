@@ -71,6 +71,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Generate one with: python -c 'import secrets; print(secrets.token_urlsafe(48))'.",
     ),
     "E013": ("TOTP_ISSUER must be a string.", 'For example "Example Inc".'),
+    "W005": (
+        "The admin registered for {model} has no two-factor panel.",
+        "List django_totp after django.contrib.admin in INSTALLED_APPS, or add "
+        "django_totp.admin.TOTPDeviceInline to that ModelAdmin's inlines.",
+    ),
     "W001": (
         "SESSION_COOKIE_SECURE is False: the verified session can be stolen over plain HTTP.",
         "Set SESSION_COOKIE_SECURE = True in production.",
@@ -161,6 +166,21 @@ def check_settings(**kwargs: Any) -> list[Any]:
     return errors
 
 
+def check_user_admin(**kwargs: Any) -> list[Any]:
+    """The user's admin page shows the 2FA panel (see ``admin.attach_user_panel``)."""
+    if not apps.is_installed("django.contrib.admin"):
+        return []
+    from django.contrib import admin
+    from django.contrib.auth import get_user_model
+
+    from .admin import has_user_panel
+
+    model_admin = admin.site._registry.get(get_user_model())
+    if model_admin is None or has_user_panel(model_admin):
+        return []
+    return [_error("W005", checks.Warning, model=settings.AUTH_USER_MODEL)]
+
+
 def check_deploy_cookies(**kwargs: Any) -> list[Any]:
     warnings = []
     if not settings.SESSION_COOKIE_SECURE:
@@ -176,4 +196,5 @@ def register() -> None:
     checks.register(check_middleware, "django_totp")
     checks.register(check_apps, "django_totp")
     checks.register(check_settings, "django_totp")
+    checks.register(check_user_admin, "django_totp")
     checks.register(check_deploy_cookies, "django_totp", deploy=True)

@@ -11,12 +11,20 @@ from . import crypto, oath
 from .conf import conf
 
 
+def locked_condition() -> models.Q:
+    """``TOTPDevice.is_locked`` as a query condition, for filters and aggregates."""
+    return models.Q(failure_count__gte=conf.TOTP_MAX_FAILURES)
+
+
 class TOTPDeviceQuerySet(models.QuerySet["TOTPDevice"]):
     def confirmed(self) -> TOTPDeviceQuerySet:
         return self.filter(confirmed=True)
 
     def pending(self) -> TOTPDeviceQuerySet:
         return self.filter(confirmed=False)
+
+    def locked(self) -> TOTPDeviceQuerySet:
+        return self.filter(locked_condition())
 
 
 class TOTPDevice(models.Model):
