@@ -13,10 +13,11 @@ class DjangoTOTPConfig(AppConfig):
         from django.apps import apps
         from django.contrib.auth.signals import user_logged_in
 
-        from . import checks, receivers
+        from . import checks, notifications, receivers
 
         checks.register()
         user_logged_in.connect(receivers.start_pending_stage, dispatch_uid="django_totp.pending")
+        notifications.connect()
         # Django's admin registers every app's ModelAdmins in its own ready(), so the user admin
         # is there when django_totp comes after django.contrib.admin; otherwise check W005 says
         # to add the panel by hand.
