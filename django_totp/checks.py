@@ -71,6 +71,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Generate one with: python -c 'import secrets; print(secrets.token_urlsafe(48))'.",
     ),
     "E013": ("TOTP_ISSUER must be a string.", 'For example "Example Inc".'),
+    "E015": (
+        "TOTP_NOTIFY_BY_EMAIL must be True or False, not {value!r}.",
+        "Leave it True so that users hear about changes to their 2FA.",
+    ),
     "W005": (
         "The admin registered for {model} has no two-factor panel.",
         "List django_totp after django.contrib.admin in INSTALLED_APPS, or add "
@@ -163,6 +167,8 @@ def check_settings(**kwargs: Any) -> list[Any]:
         errors.append(_error("E012"))
     if not isinstance(conf.TOTP_ISSUER, str):
         errors.append(_error("E013"))
+    if not isinstance(conf.TOTP_NOTIFY_BY_EMAIL, bool):
+        errors.append(_error("E015", value=conf.TOTP_NOTIFY_BY_EMAIL))
     return errors
 
 

@@ -406,3 +406,13 @@ def test_saving_the_user_page_leaves_the_devices_alone(admin_client, user, devic
     before = device.encrypted_secret
     device.refresh_from_db()
     assert device.encrypted_secret == before and device.confirmed
+
+
+def test_without_a_registered_user_admin_the_panel_returns_to_the_device_list(user):
+    from django.contrib.admin import AdminSite
+    from django.contrib.auth.models import User
+
+    from django_totp.admin import _has_field, user_change_url
+
+    assert user_change_url(AdminSite(name="bare"), user) is None
+    assert _has_field(User, "email") and not _has_field(User, "phone")
