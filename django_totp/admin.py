@@ -336,6 +336,10 @@ class TOTPDeviceInline(admin.TabularInline):
     def locked(self, device: TOTPDevice) -> bool:
         return device.is_locked
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[TOTPDevice]:
+        # Each row's label names the user: one query for all rows, not one per row.
+        return super().get_queryset(request).select_related("user")
+
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 

@@ -219,6 +219,19 @@ def test_the_user_page_shows_the_panel_and_never_a_secret(admin_client, user, se
     assert phone.is_locked
 
 
+def test_the_user_page_makes_the_same_number_of_queries_for_1_and_10_devices(admin_client, user):
+    def queries_for_the_page() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert admin_client.get(user_page(user)).status_code == 200
+        return len(queries)
+
+    make_device(user)
+    one = queries_for_the_page()
+    for _ in range(9):
+        make_device(user)
+    assert queries_for_the_page() == one
+
+
 def test_the_panel_is_added_to_djangos_own_user_admin_without_replacing_it():
     from django.contrib import admin
     from django.contrib.auth.admin import UserAdmin
