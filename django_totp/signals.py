@@ -16,7 +16,8 @@ Every signal is sent with ``sender=TOTPDevice`` and these keyword arguments:
     ``None`` from a management command), ``request``, ``device_ids``: all of the user's devices
     were removed.
 ``device_unlocked``
-    ``user``, ``device``, ``actor``, ``request``: staff cleared a device's failures.
+    ``user``, ``device``, ``actor``, ``request``: staff cleared a device's failures (``actor``
+    is ``None`` from a management command).
 ``device_removed``
     ``user``, ``device``, ``actor``, ``request``: one device was removed by its owner from the
     management page (``actor`` is that user). ``device`` is the removed instance; its row is
