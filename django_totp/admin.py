@@ -26,6 +26,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from . import services, session
+from .checks import has_user_panel
 from .models import TOTPDevice, locked_condition
 
 
@@ -388,10 +389,6 @@ class TOTPDeviceInline(admin.TabularInline):
     def recovery_codes_left(self, user: Any) -> int | None:
         """How many unused recovery codes ``user`` has; None until recovery codes exist (R22)."""
         return None
-
-
-def has_user_panel(model_admin: admin.ModelAdmin) -> bool:
-    return any(issubclass(inline, TOTPDeviceInline) for inline in model_admin.inlines)
 
 
 def attach_user_panel(site: admin.AdminSite | None = None) -> bool:

@@ -18,10 +18,14 @@ class DjangoTOTPConfig(AppConfig):
         checks.register()
         user_logged_in.connect(receivers.start_pending_stage, dispatch_uid="django_totp.pending")
         notifications.connect()
-        # Django's admin registers every app's ModelAdmins in its own ready(), so the user admin
-        # is there when django_totp comes after django.contrib.admin; otherwise check W005 says
-        # to add the panel by hand.
+        # Django's admin registers every app's ModelAdmins in its own ready() (autodiscover), so
+        # the user admin is there when django_totp comes after django.contrib.admin; otherwise,
+        # or on a site that registers by hand (SimpleAdminConfig), check W005 says to add the
+        # panel yourself.
         if apps.is_installed("django.contrib.admin"):
-            from .admin import attach_user_panel
+            from django.contrib.admin.apps import AdminConfig
 
-            attach_user_panel()
+            if isinstance(apps.get_app_config("admin"), AdminConfig):
+                from .admin import attach_user_panel
+
+                attach_user_panel()

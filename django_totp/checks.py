@@ -172,14 +172,20 @@ def check_settings(**kwargs: Any) -> list[Any]:
     return errors
 
 
+def has_user_panel(model_admin: Any) -> bool:
+    """Whether a user ModelAdmin shows django_totp's devices (``admin.TOTPDeviceInline``)."""
+    from .models import TOTPDevice
+
+    return any(getattr(inline, "model", None) is TOTPDevice for inline in model_admin.inlines)
+
+
 def check_user_admin(**kwargs: Any) -> list[Any]:
     """The user's admin page shows the 2FA panel (see ``admin.attach_user_panel``)."""
     if not apps.is_installed("django.contrib.admin"):
         return []
+    # Not django_totp.admin: importing it would register the device admin on the default site.
     from django.contrib import admin
     from django.contrib.auth import get_user_model
-
-    from .admin import has_user_panel
 
     model_admin = admin.site._registry.get(get_user_model())
     if model_admin is None or has_user_panel(model_admin):
