@@ -84,6 +84,15 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "TOTP_REMEMBER_FORGET_ON_RECOVERY must be True or False, not {value!r}.",
         "True makes a recovery-code login forget all of the user's remembered browsers.",
     ),
+    "E018": (
+        "TOTP_NOTIFY_BY_EMAIL must be True or False, not {value!r}.",
+        "Leave it True so that users hear about changes to their 2FA.",
+    ),
+    "W005": (
+        "The admin registered for {model} has no two-factor panel.",
+        "List django_totp after django.contrib.admin in INSTALLED_APPS, or add "
+        "django_totp.admin.TOTPDeviceInline to that ModelAdmin's inlines.",
+    ),
     "W001": (
         "SESSION_COOKIE_SECURE is False: the verified session can be stolen over plain HTTP.",
         "Set SESSION_COOKIE_SECURE = True in production.",
@@ -160,6 +169,7 @@ SETTING_RULES: list[tuple[str, str, Callable[[Any], bool], dict[str, Any]]] = [
         {},
     ),
     ("TOTP_REMEMBER_FORGET_ON_RECOVERY", "E017", lambda v: isinstance(v, bool), {}),
+    ("TOTP_NOTIFY_BY_EMAIL", "E018", lambda v: isinstance(v, bool), {}),
 ]
 
 
@@ -186,6 +196,27 @@ def check_settings(**kwargs: Any) -> list[Any]:
     return errors
 
 
+def has_user_panel(model_admin: Any) -> bool:
+    """Whether a user ModelAdmin shows django_totp's devices (``admin.TOTPDeviceInline``)."""
+    from .models import TOTPDevice
+
+    return any(getattr(inline, "model", None) is TOTPDevice for inline in model_admin.inlines)
+
+
+def check_user_admin(**kwargs: Any) -> list[Any]:
+    """The user's admin page shows the 2FA panel (see ``admin.attach_user_panel``)."""
+    if not apps.is_installed("django.contrib.admin"):
+        return []
+    # Not django_totp.admin: importing it would register the device admin on the default site.
+    from django.contrib import admin
+    from django.contrib.auth import get_user_model
+
+    model_admin = admin.site._registry.get(get_user_model())
+    if model_admin is None or has_user_panel(model_admin):
+        return []
+    return [_error("W005", checks.Warning, model=settings.AUTH_USER_MODEL)]
+
+
 def check_deploy_cookies(**kwargs: Any) -> list[Any]:
     warnings = []
     if not settings.SESSION_COOKIE_SECURE:
@@ -201,4 +232,5 @@ def register() -> None:
     checks.register(check_middleware, "django_totp")
     checks.register(check_apps, "django_totp")
     checks.register(check_settings, "django_totp")
+    checks.register(check_user_admin, "django_totp")
     checks.register(check_deploy_cookies, "django_totp", deploy=True)

@@ -115,5 +115,10 @@ class Settings:
         """Keys for secrets at rest, newest first; empty means derive from SECRET_KEY(s)."""
         return list(getattr(settings, "TOTP_ENCRYPTION_KEYS", []))
 
+    @property
+    def TOTP_NOTIFY_BY_EMAIL(self) -> bool:
+        """Whether users get an e-mail when their 2FA changes (see ``notifications``)."""
+        return getattr(settings, "TOTP_NOTIFY_BY_EMAIL", True)
+
 
 conf = Settings()

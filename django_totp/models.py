@@ -51,12 +51,26 @@ class FailureCounter(models.Model):
         self.save(update_fields=["failure_count", "last_failure_at"])
 
 
+def locked_condition() -> models.Q:
+    """``TOTPDevice.is_locked`` as a query condition, for filters and aggregates."""
+    return models.Q(failure_count__gte=conf.TOTP_MAX_FAILURES)
+
+
 class TOTPDeviceQuerySet(models.QuerySet["TOTPDevice"]):
     def confirmed(self) -> TOTPDeviceQuerySet:
         return self.filter(confirmed=True)
 
     def pending(self) -> TOTPDeviceQuerySet:
         return self.filter(confirmed=False)
+
+    def locked(self) -> TOTPDeviceQuerySet:
+        return self.filter(locked_condition())
+
+    def with_failures(self) -> TOTPDeviceQuerySet:
+        """Devices with failures to clear, their own or their user's wrong recovery codes."""
+        return self.filter(
+            models.Q(failure_count__gt=0) | models.Q(user__totp_account__failure_count__gt=0)
+        )
 
 
 class TOTPDevice(FailureCounter):

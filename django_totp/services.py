@@ -256,25 +256,29 @@ def confirm_device(
         if locked.setup_expired(timezone.now()):
             return Result(Outcome.EXPIRED, locked)
         result = _check_locked_devices([locked], raw_code)
+        replaced = None
         if result.accepted:
-            result = _activate(locked, result)
+            result, replaced = _activate(locked, result)
     _report(result, locked.user, request, event="enrolled")
-    if locked.replaces_id is not None and result.accepted:
-        _report_removed(locked.user, locked.replaces_id, request, event="device_replaced")
+    if replaced is not None:
+        # ``locked.replaces_id`` keeps the id in memory; the row's column is now NULL.
+        _report_removed(locked.user, replaced, locked.replaces_id, request, event="device_replaced")
     return result
 
 
-def _activate(device: TOTPDevice, result: Result) -> Result:
+def _activate(device: TOTPDevice, result: Result) -> tuple[Result, TOTPDevice | None]:
+    """Confirm ``device``; the result to report, and the device it replaced, if any."""
     user = device.user
     others = TOTPDevice.objects.confirmed().filter(user=user).exclude(pk=device.pk)
     is_first = not others.exists()
-    if device.replaces_id is not None:
-        others.filter(pk=device.replaces_id).delete()
+    replaced = others.filter(pk=device.replaces_id).first() if device.replaces_id else None
+    if replaced is not None:
+        replaced.delete()
     device.mark_confirmed(timezone.now())
     if not is_first:
-        return result
+        return result, replaced
     _locked_account(user).forget_browsers()
-    return replace(result, recovery_codes=tuple(_new_recovery_codes(user)))
+    return replace(result, recovery_codes=tuple(_new_recovery_codes(user))), replaced
 
 
 def _new_recovery_codes(user: Any) -> list[str]:
@@ -411,14 +415,15 @@ def remove_device(user: Any, device_id: int, *, request: HttpRequest | None = No
         if len(devices) == 1:
             RecoveryCode.objects.filter(user=user).delete()
             TOTPAccount.objects.filter(user=user).delete()
-    _report_removed(user, device_id, request, event="device_removed")
+    _report_removed(user, target, device_id, request, event="device_removed")
     return True
 
 
-def _report_removed(user: Any, device_id: int, request: HttpRequest | None, *, event: str) -> None:
-    signals.device_removed.send(
-        TOTPDevice, user=user, device_id=device_id, actor=user, request=request
-    )
+def _report_removed(
+    user: Any, device: TOTPDevice, device_id: int, request: HttpRequest | None, *, event: str
+) -> None:
+    """``device`` is deleted (its ``pk`` is ``None``); ``device_id`` is the id it had."""
+    signals.device_removed.send(TOTPDevice, user=user, device=device, actor=user, request=request)
     log_event(event, user=user, request=request, removed_device_id=device_id)
 
 

@@ -46,6 +46,29 @@ def recovery_codes(user, device) -> list[str]:
     return services.regenerate_recovery_codes(user)
 
 
+@pytest.fixture
+def receive():
+    """``receive(signal)`` records the keyword arguments of each send, for this test only.
+
+    Disconnects only its own receivers, so the app's (notifications) stay connected.
+    """
+    connected = []
+
+    def connect(signal) -> list[dict]:
+        calls: list[dict] = []
+
+        def receiver(sender, **kwargs):
+            calls.append(kwargs)
+
+        signal.connect(receiver, weak=False)
+        connected.append((signal, receiver))
+        return calls
+
+    yield connect
+    for signal, receiver in connected:
+        signal.disconnect(receiver)
+
+
 CodeFor = Callable[..., str]
 
 
