@@ -18,7 +18,7 @@ from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 
-from . import oath, qr, remember, services, session
+from . import oath, policy, qr, remember, services, session
 from .conf import conf
 from .forms import CodeForm, ConfirmDeviceForm, RecoveryCodeForm, RenameDeviceForm, VerifyForm
 from .models import TOTPDevice
@@ -248,7 +248,7 @@ class DisableView(TOTPView):
         return self.page(request, self.form(request))
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        if services.enrolment_required(request.user):
+        if policy.enrolment_required(request.user):
             return self.page(request, None, status=403)
         form = self.form(request, request.POST)
         if form is not None and not form.is_valid():
@@ -271,7 +271,7 @@ class DisableView(TOTPView):
             request,
             form=form,
             has_device=state.has_device,
-            required=services.enrolment_required(request.user),
+            required=policy.enrolment_required(request.user),
         )
         response.status_code = status
         return response
@@ -295,7 +295,7 @@ class ManageView(StepUpView):
             few_recovery_codes=FEW_RECOVERY_CODES,
             remember_days=conf.TOTP_REMEMBER_DAYS,
             browser_remembered=remembered is not None,
-            required=services.enrolment_required(user),
+            required=policy.enrolment_required(user),
         )
 
 
@@ -335,7 +335,7 @@ class RemoveDeviceView(DeviceView):
         if not services.remove_device(request.user, device.pk, request=request):
             return self.page(request, device, status=403)
         messages.success(request, _("“%(name)s” was removed.") % {"name": device.name})
-        if not session.rebind(request, device.pk, request.user):
+        if not TOTPDevice.objects.confirmed().filter(user=request.user).exists():
             messages.info(request, _("Two-factor authentication is off."))
             return remember.delete_cookie(redirect("django_totp:manage"))
         return redirect("django_totp:manage")
@@ -347,7 +347,7 @@ class RemoveDeviceView(DeviceView):
             request,
             device=device,
             is_last=is_last,
-            refused=is_last and services.enrolment_required(request.user),
+            refused=is_last and policy.enrolment_required(request.user),
         )
         response.status_code = status
         return response
