@@ -271,7 +271,7 @@ class TOTPDeviceAdmin(admin.ModelAdmin):
         try:
             return user_model._default_manager.get(pk=unquote(user_pk))
         except (user_model.DoesNotExist, ValidationError, ValueError):
-            raise Http404("No such user.") from None
+            raise Http404(_("No such user.")) from None
 
     def reset_user_view(self, request: HttpRequest, user_pk: str) -> HttpResponse:
         """GET: the confirmation page; POST with ``confirmed=yes``: reset the user's 2FA."""
