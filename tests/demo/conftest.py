@@ -19,3 +19,12 @@ def fast_password_hasher(settings):
 def demo_settings_only(settings):
     if settings.ROOT_URLCONF != "demo_project.urls":
         pytest.skip("run with --ds=demo_project.settings")
+
+
+@pytest.fixture(autouse=True)
+def keep_language():
+    """The demo's LocaleMiddleware leaves each request's language active: undo that per test."""
+    from django.utils import translation
+
+    with translation.override(translation.get_language()):
+        yield
