@@ -7,6 +7,7 @@ The shared fixtures in ``tests/conftest.py`` (``user``, ``device``, ``code_for``
 from __future__ import annotations
 
 import pytest
+from django.utils import translation
 
 
 @pytest.fixture(autouse=True)
@@ -24,7 +25,5 @@ def demo_settings_only(settings):
 @pytest.fixture(autouse=True)
 def keep_language():
     """The demo's LocaleMiddleware leaves each request's language active: undo that per test."""
-    from django.utils import translation
-
     with translation.override(translation.get_language()):
         yield
