@@ -42,6 +42,8 @@ def staff_is_verified(request: HttpRequest) -> bool:
 
 
 def _log(request: HttpRequest, obj: models.Model, flag: int, message: str) -> None:
+    # ``message`` is stored as plain text and shown as stored, so it stays in English whatever
+    # the staff member's language (the operator's record, like the ``django_totp`` log).
     # LogEntry.objects.log_action is deprecated in Django 5.1; the model API works on 4.2+.
     LogEntry.objects.create(
         user_id=request.user.pk,
