@@ -6,6 +6,7 @@ import secrets
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from . import crypto, oath
@@ -123,7 +124,13 @@ class TOTPDevice(FailureCounter):
     @classmethod
     def new_pending(cls, user: models.Model) -> TOTPDevice:
         """An unsaved, unconfirmed device with a fresh secret and the current settings."""
-        device = cls(user=user, digits=conf.TOTP_DIGITS, period=conf.TOTP_PERIOD)
+        device = cls(
+            user=user,
+            # The field's default, in the language of the user setting it up; they can rename it.
+            name=gettext("Authenticator app"),
+            digits=conf.TOTP_DIGITS,
+            period=conf.TOTP_PERIOD,
+        )
         device.secret = oath.generate_secret()
         return device
 
