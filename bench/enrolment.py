@@ -18,7 +18,6 @@ from . import accounts
 from .harness import (
     Browser,
     Config,
-    Samples,
     Summary,
     flat,
     goal,
@@ -34,8 +33,8 @@ TITLE = "3. Enrolment page with its SVG QR code"
 GOAL_SECONDS = 0.010
 
 
-def repeat(times: int, call: Callable[[], object]) -> Callable[[], Samples]:
-    return lambda: [timed(call) for _ in range(times)]
+def each(call: Callable[[], object]) -> Callable[[], float]:
+    return lambda: timed(call)
 
 
 def run(config: Config) -> None:
@@ -62,16 +61,16 @@ def run(config: Config) -> None:
 
     times = config.size(15)
     series = {
-        "GET /2fa/setup/ (page with QR code)": repeat(times, get(setup, "/2fa/setup/")),
-        "GET /2fa/verify/ (same templates, no QR)": repeat(times, get(verify, "/2fa/verify/")),
-        "django_totp.qr.qr_svg(uri) alone": repeat(times, lambda: qr.qr_svg(uri, label="QR code")),
-        "django-otp write_qrcode_image(uri) alone": repeat(
-            times, lambda: write_qrcode_image(uri, io.BytesIO())
+        "GET /2fa/setup/ (page with QR code)": each(get(setup, "/2fa/setup/")),
+        "GET /2fa/verify/ (same templates, no QR)": each(get(verify, "/2fa/verify/")),
+        "django_totp.qr.qr_svg(uri) alone": each(lambda: qr.qr_svg(uri, label="QR code")),
+        "django-otp write_qrcode_image(uri) alone": each(
+            lambda: write_qrcode_image(uri, io.BytesIO())
         ),
     }
-    results = interleave(series, config.rounds)
+    results = interleave(series, config.rounds, times)
     print(
-        f"  {config.rounds} rounds x {times} requests or calls per variant, alternating; "
+        f"  {config.rounds} rounds x {times} requests or calls per variant, one of each in turn; "
         f"ms; setup page {len(page):,} bytes"
     )
     rows = []

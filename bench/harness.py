@@ -147,23 +147,27 @@ class Config:
 
 
 def interleave(
-    series: Mapping[str, Callable[[], Samples]], rounds: int, warmup: int = 1
+    series: Mapping[str, Callable[[], float]], rounds: int, per_round: int, warmup: int = 1
 ) -> dict[str, list[Samples]]:
-    """Run every series once per round, rotating their order; the first rounds are dropped.
+    """Time every series ``per_round`` times per round, one call of each in turn.
 
-    Each call returns the samples of one round (one figure for a timed block of requests, or
-    one duration per call). The result holds them per series and round, so ratios can be
-    taken between series within a round.
+    Calls alternate (a b c, b c a, c a b, ...), so that a slow moment of the shared machine
+    falls on every series alike. Each call returns its own duration, its set-up untimed. The
+    first ``warmup`` rounds are dropped; samples are kept per round, so that ratios can be
+    taken round by round.
     """
     names = list(series)
     results: dict[str, list[Samples]] = {name: [] for name in names}
     for number in range(warmup + rounds):
-        shift = number % len(names)
-        for name in names[shift:] + names[:shift]:
-            gc.collect()
-            samples = series[name]()
-            if number >= warmup:
-                results[name].append(samples)
+        gc.collect()
+        samples: dict[str, Samples] = {name: [] for name in names}
+        for turn in range(per_round):
+            shift = turn % len(names)
+            for name in names[shift:] + names[:shift]:
+                samples[name].append(series[name]())
+        if number >= warmup:
+            for name in names:
+                results[name].append(samples[name])
     return results
 
 
@@ -199,7 +203,7 @@ def flat(per_round: list[Samples]) -> list[float]:
 
 
 def round_ratios(top: list[Samples], bottom: list[Samples]) -> list[float]:
-    """The ratio of the two series' medians, round by round."""
+    """The ratio of the two series' median times, round by round."""
     return [statistics.median(t) / statistics.median(b) for t, b in zip(top, bottom, strict=True)]
 
 
@@ -208,6 +212,10 @@ def round_ratios(top: list[Samples], bottom: list[Samples]) -> list[float]:
 
 def ms(seconds: float) -> str:
     return f"{seconds * 1000:.2f}"
+
+
+def us(seconds: float) -> str:
+    return f"{seconds * 1e6:.0f}"
 
 
 def rate(value: float) -> str:

@@ -20,8 +20,8 @@ from . import accounts
 from .harness import (
     Browser,
     Config,
-    Samples,
     Summary,
+    count_queries,
     flat,
     heading,
     interleave,
@@ -36,13 +36,23 @@ from .harness import (
 TITLE = "2. Verification: one accepted and one refused code"
 
 
-def repeat(attempts: int, attempt: Callable[[], float]) -> Callable[[], Samples]:
-    return lambda: [attempt() for _ in range(attempts)]
+Measure = Callable[[Callable[[], object]], float]
 
 
 def check(ok: bool, what: str) -> None:
     if not ok:
         raise SystemExit(f"bench: {what}")
+
+
+def queries(call: Callable[[], object]) -> float:
+    """A ``Measure`` that counts the SQL statements instead of timing."""
+    return float(count_queries(call)[0])
+
+
+def measured(measure: Measure, call: Callable[[], Any]) -> tuple[float, Any]:
+    box: list[Any] = []
+    figure = measure(lambda: box.append(call()))
+    return figure, box[0]
 
 
 def run(config: Config) -> None:
@@ -53,53 +63,35 @@ def run(config: Config) -> None:
     otp_device = accounts.otp_device(otp_user)
     totp_handler, otp_handler = wsgi_handler("django-totp"), wsgi_handler("django-otp")
 
-    # -- service calls --
-    def totp_service(code: Callable[[], str], accepted: bool) -> float:
+    # -- service calls: each resets its device (untimed), then measures one attempt --
+    def totp_service(code: Callable[[], str], accepted: bool, measure: Measure) -> float:
         accounts.totp_fresh(totp_device)
         value = code()
-        result: Any = None
-
-        def call() -> None:
-            nonlocal result
-            result = services.verify_code(totp_user, value)
-
-        took = timed(call)
+        figure, result = measured(measure, lambda: services.verify_code(totp_user, value))
         check(result.accepted is accepted, f"verify_code gave {result.outcome}")
-        return took
+        return figure
 
-    def otp_match(token: Callable[[], str], accepted: bool) -> float:
+    def otp_match(token: Callable[[], str], accepted: bool, measure: Measure) -> float:
         accounts.otp_fresh(otp_device)
         value = token()
-        found: Any = None
-
-        def call() -> None:
-            nonlocal found
-            found = django_otp.match_token(otp_user, value)
-
-        took = timed(call)
+        figure, found = measured(measure, lambda: django_otp.match_token(otp_user, value))
         check((found is not None) is accepted, f"match_token gave {found}")
-        return took
+        return figure
 
-    def otp_method(token: Callable[[], str], accepted: bool) -> float:
+    def otp_method(token: Callable[[], str], accepted: bool, measure: Measure) -> float:
         accounts.otp_fresh(otp_device)
         otp_device.refresh_from_db()
         value = token()
-        verified = None
-
-        def call() -> None:
-            nonlocal verified
-            verified = otp_device.verify_token(value)
-
-        took = timed(call)
+        figure, verified = measured(measure, lambda: otp_device.verify_token(value))
         check(verified is accepted, f"verify_token gave {verified}")
-        return took
+        return figure
 
-    # -- full POSTs --
+    # -- full POSTs: an accepted code comes from a fresh password-only session --
     totp_refused = Browser(totp_handler).log_in(totp_user.username, accounts.PASSWORD)
     otp_refused = Browser(otp_handler).log_in(otp_user.username, accounts.PASSWORD)
     otp_form = "/otp/login/?next=/otp/"
 
-    def totp_post(accepted: bool) -> float:
+    def totp_post(accepted: bool, measure: Measure) -> float:
         accounts.totp_fresh(totp_device)
         if accepted:
             browser = Browser(totp_handler).log_in(totp_user.username, accounts.PASSWORD)
@@ -107,17 +99,11 @@ def run(config: Config) -> None:
         else:
             browser, code = totp_refused, accounts.totp_wrong_code(totp_device)
         browser.get("/2fa/verify/").expect(200)
-        response: Any = None
-
-        def call() -> None:
-            nonlocal response
-            response = browser.post("/2fa/verify/", {"code": code})
-
-        took = timed(call)
+        figure, response = measured(measure, lambda: browser.post("/2fa/verify/", {"code": code}))
         response.expect(302) if accepted else response.expect(200)
-        return took
+        return figure
 
-    def otp_post(accepted: bool) -> float:
+    def otp_post(accepted: bool, measure: Measure) -> float:
         accounts.otp_fresh(otp_device)
         if accepted:
             browser = Browser(otp_handler).log_in(otp_user.username, accounts.PASSWORD)
@@ -126,15 +112,9 @@ def run(config: Config) -> None:
             browser, token = otp_refused, accounts.otp_wrong_token(otp_device)
         browser.get(otp_form).expect(200)
         data = {"otp_device": otp_device.persistent_id, "otp_token": token}
-        response: Any = None
-
-        def call() -> None:
-            nonlocal response
-            response = browser.post(otp_form, data)
-
-        took = timed(call)
+        figure, response = measured(measure, lambda: browser.post(otp_form, data))
         response.expect(302, "/otp/") if accepted else response.expect(200)
-        return took
+        return figure
 
     right_totp = partial(accounts.totp_code, totp_device)
     wrong_totp = partial(accounts.totp_wrong_code, totp_device)
@@ -143,33 +123,33 @@ def run(config: Config) -> None:
     attempts = config.size(10)
     rows = {
         "service, accepted": {
-            "django-totp services.verify_code": lambda: totp_service(right_totp, True),
-            "django-otp match_token": lambda: otp_match(right_otp, True),
-            "django-otp TOTPDevice.verify_token": lambda: otp_method(right_otp, True),
+            "django-totp services.verify_code": partial(totp_service, right_totp, True),
+            "django-otp match_token": partial(otp_match, right_otp, True),
+            "django-otp TOTPDevice.verify_token": partial(otp_method, right_otp, True),
         },
         "service, refused": {
-            "django-totp services.verify_code": lambda: totp_service(wrong_totp, False),
-            "django-otp match_token": lambda: otp_match(wrong_otp, False),
-            "django-otp TOTPDevice.verify_token": lambda: otp_method(wrong_otp, False),
+            "django-totp services.verify_code": partial(totp_service, wrong_totp, False),
+            "django-otp match_token": partial(otp_match, wrong_otp, False),
+            "django-otp TOTPDevice.verify_token": partial(otp_method, wrong_otp, False),
         },
         "full POST, accepted (302)": {
-            "django-totp POST /2fa/verify/": lambda: totp_post(True),
-            "django-otp LoginView POST (OTPTokenForm)": lambda: otp_post(True),
+            "django-totp POST /2fa/verify/": partial(totp_post, True),
+            "django-otp LoginView POST (OTPTokenForm)": partial(otp_post, True),
         },
         "full POST, refused (200, form error)": {
-            "django-totp POST /2fa/verify/": lambda: totp_post(False),
-            "django-otp LoginView POST (OTPTokenForm)": lambda: otp_post(False),
+            "django-totp POST /2fa/verify/": partial(totp_post, False),
+            "django-otp LoginView POST (OTPTokenForm)": partial(otp_post, False),
         },
     }
     series = {
-        f"{group}: {name}": repeat(attempts, attempt)
+        f"{group}: {name}": partial(attempt, timed)
         for group, variants in rows.items()
         for name, attempt in variants.items()
     }
-    results = interleave(series, config.rounds)
+    results = interleave(series, config.rounds, attempts)
     print(
-        f"  {config.rounds} rounds x {attempts} attempts per variant, variants alternating "
-        "within each round; ms per attempt"
+        f"  {config.rounds} rounds x {attempts} attempts per variant, one of each in turn; "
+        "ms per attempt; queries: statements CaptureQueriesContext sees in one attempt"
     )
     for group, variants in rows.items():
         print(f"  -- {group} --")
@@ -184,9 +164,10 @@ def run(config: Config) -> None:
                     f"({ms(summary.q1)}-{ms(summary.q3)})",
                     ms(summary.p95),
                     f"[{ms(summary.low)}-{ms(summary.high)}]",
+                    f"{variants[name](queries):.0f}",
                 ]
             )
-        table(["variant", "median", "IQR", "p95", "min-max"], table_rows)
+        table(["variant", "median", "IQR", "p95", "min-max", "queries"], table_rows)
         ours, baseline = results[f"{group}: {names[0]}"], results[f"{group}: {names[1]}"]
         ratios = ratio_text(round_ratios(ours, baseline))
         print(f"  django-totp / django-otp time (per round): {ratios}")
