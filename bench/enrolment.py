@@ -70,7 +70,8 @@ def run(config: Config) -> None:
     }
     results = interleave(series, config.rounds, times)
     print(
-        f"  {config.rounds} rounds x {times} requests or calls per variant, one of each in turn; "
+        f"  {config.rounds} rounds x {times} requests or calls per variant, "
+        "one of each per turn in random order; "
         f"ms; setup page {len(page):,} bytes"
     )
     rows = []

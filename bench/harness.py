@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gc
 import io
+import random
 import statistics
 import sys
 import time
@@ -149,21 +150,22 @@ class Config:
 def interleave(
     series: Mapping[str, Callable[[], float]], rounds: int, per_round: int, warmup: int = 1
 ) -> dict[str, list[Samples]]:
-    """Time every series ``per_round`` times per round, one call of each in turn.
+    """Time every series ``per_round`` times per round, one call of each per turn.
 
-    Calls alternate (a b c, b c a, c a b, ...), so that a slow moment of the shared machine
-    falls on every series alike. Each call returns its own duration, its set-up untimed. The
+    The order within each turn is shuffled, so that a slow moment of the shared machine falls
+    on every series alike and no series always follows the same one (the previous request
+    leaves caches warm or cold). Each call returns its own duration, its set-up untimed. The
     first ``warmup`` rounds are dropped; samples are kept per round, so that ratios can be
     taken round by round.
     """
     names = list(series)
+    shuffled = random.SystemRandom()
     results: dict[str, list[Samples]] = {name: [] for name in names}
     for number in range(warmup + rounds):
         gc.collect()
         samples: dict[str, Samples] = {name: [] for name in names}
-        for turn in range(per_round):
-            shift = turn % len(names)
-            for name in names[shift:] + names[:shift]:
+        for _ in range(per_round):
+            for name in shuffled.sample(names, len(names)):
                 samples[name].append(series[name]())
         if number >= warmup:
             for name in names:

@@ -92,7 +92,8 @@ def run(config: Config) -> None:
     series |= {f"anon {s}": timed_get(anonymous[s], "/") for s in STACKS}
     results = interleave(series, config.rounds, per_round)
     print(
-        f"  {config.rounds} rounds x {per_round} requests per variant, one of each in turn; "
+        f"  {config.rounds} rounds x {per_round} requests per variant, "
+        "one of each per turn in random order; "
         "req/s = 1 / median time per request; times in us"
     )
 

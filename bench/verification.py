@@ -148,7 +148,8 @@ def run(config: Config) -> None:
     }
     results = interleave(series, config.rounds, attempts)
     print(
-        f"  {config.rounds} rounds x {attempts} attempts per variant, one of each in turn; "
+        f"  {config.rounds} rounds x {attempts} attempts per variant, "
+        "one of each per turn in random order; "
         "ms per attempt; queries: statements CaptureQueriesContext sees in one attempt"
     )
     for group, variants in rows.items():
