@@ -2,13 +2,14 @@
 
 Run it through tests/pg.py, which starts and removes the database (``make loadtest`` does)::
 
-    python -m tests.pg -- python -m bench.loadtest [--users 100] [--think 0.5] ...
+    python -m tests.pg -- python -m bench.loadtest [--users 100] [--think 1.5] ...
 
 Simulated users, each with its own cookies, on loopback only: register -> enrol (the secret is
 read from the page's otpauth:// URI, codes are computed with pyotp) -> sign out -> sign in ->
 verify -> browse. Meanwhile an attacker who knows the passwords of a few victim accounts (made by
 this run, so no simulated user gets locked) signs in as them, replays the codes the victims used
-and guesses others. Every request and the whole run are bounded in time.
+and guesses others. Two phases on the same server: "paced" users who think between steps, then
+"flat out" users who do not (the server's capacity). Every request and phase is bounded in time.
 
 Prints throughput, latency per step, errors and what the attacker got, and exits 1 if any
 must-be-0 figure is not 0. gunicorn is stopped whatever happens (Ctrl-C, SIGTERM, failure).
@@ -383,9 +384,9 @@ async def attack(
 @dataclass(frozen=True)
 class Plan:
     users: int
-    victims: int
     think: float
     ramp: float
+    victims: int
     pages: int
     attempts: int
     pause: float
@@ -525,33 +526,57 @@ def messages_of_the_site() -> Messages:
     )
 
 
+def run_phase(server: Server, plan: Plan, messages: Messages) -> list[str]:
+    """One load on the running server: report it, check the database, return what failed."""
+    tally = Tally()
+    time.sleep(0.5)  # the access log lines of what came before are written
+    skip = len(server.access_log())
+    started, cpu = time.monotonic(), time.process_time()
+    try:
+        victims = asyncio.run(
+            asyncio.wait_for(run_load(server.url, plan, messages, tally), plan.max_seconds)
+        )
+    except TimeoutError:
+        tally.error(f"the load did not finish within {plan.max_seconds:g} s")
+        victims = []
+    seconds, cpu = time.monotonic() - started, time.process_time() - cpu
+    time.sleep(0.5)
+    check_database(tally, victims)
+    report(tally, plan, Run(seconds, cpu, server.access_log()[skip:]))
+    return tally.failures()
+
+
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.loadtest", description=__doc__)
-    parser.add_argument("--users", type=int, default=100, help="simulated users (100)")
-    parser.add_argument("--victims", type=int, default=4, help="attacked accounts (4)")
-    parser.add_argument("--think", type=float, default=0.5, help="mean think time, s (0.5)")
-    parser.add_argument("--ramp", type=float, default=10, help="users start over N s (10)")
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.loadtest",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--users", type=int, default=100, help="paced users (100)")
+    parser.add_argument("--think", type=float, default=1.5, help="their mean think time, s (1.5)")
+    parser.add_argument("--ramp", type=float, default=20, help="they start over N s (20)")
+    parser.add_argument(
+        "--flat-out-users",
+        type=int,
+        default=100,
+        help="then users with no think time (100; 0: none)",
+    )
+    parser.add_argument("--victims", type=int, default=4, help="attacked accounts per phase (4)")
     parser.add_argument("--pages", type=int, default=3, help="pages browsed after verify (3)")
     parser.add_argument("--attempts", type=int, default=150, help="codes per victim (150)")
-    parser.add_argument("--pause", type=float, default=0.1, help="attacker pause, s (0.1)")
+    parser.add_argument("--pause", type=float, default=0.25, help="attacker pause, s (0.25)")
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers (4)")
-    parser.add_argument("--max-seconds", type=float, default=240, help="whole run limit (240)")
+    parser.add_argument("--max-seconds", type=float, default=180, help="limit per phase (180)")
     parser.add_argument(
         "--real-hashing", action="store_true", help="keep Django's PBKDF2 password hashing"
     )
     args = parser.parse_args(argv)
     if "PGHOST" not in os.environ:
         sys.exit("bench.loadtest: run it as `python -m tests.pg -- python -m bench.loadtest`")
-    plan = Plan(
-        args.users,
-        args.victims,
-        args.think,
-        args.ramp,
-        args.pages,
-        args.attempts,
-        args.pause,
-        args.max_seconds,
-    )
+    common = (args.victims, args.pages, args.attempts, args.pause, args.max_seconds)
+    phases = [("paced", Plan(args.users, args.think, args.ramp, *common))]
+    if args.flat_out_users:
+        phases.append(("flat out", Plan(args.flat_out_users, 0, 0, *common)))
 
     def terminate(signum: int, frame: Any) -> None:
         raise SystemExit(128 + signum)  # so that `finally` stops gunicorn
@@ -572,42 +597,35 @@ def main(argv: list[str]) -> int:
         database = f"PostgreSQL {cursor.fetchone()[0]}"
     connection.close()
 
-    tally = Tally()
+    failures = []
     with tempfile.TemporaryDirectory(prefix="totp-loadtest-") as logs:
         server = Server(args.workers, Path(logs), args.real_hashing)
         try:
             server.wait_until_ready()
+            hashing = "PBKDF2" if args.real_hashing else "MD5 (fast, see loadtest_settings)"
             print(
                 f"demo under gunicorn, {args.workers} sync workers, {database}, {server.url}; "
-                f"{plan.users} users over {plan.ramp:g} s, think {plan.think:g} s mean, "
-                f"{plan.victims} victims x {plan.attempts} attacker codes",
+                f"password hashing {hashing}",
                 flush=True,
             )
-            time.sleep(0.5)  # the warm-up's access log lines are written
-            skip = len(server.access_log())
-            started, cpu = time.monotonic(), time.process_time()
-            try:
-                victims = asyncio.run(
-                    asyncio.wait_for(
-                        run_load(server.url, plan, messages, tally), timeout=plan.max_seconds
-                    )
+            for name, plan in phases:
+                print(
+                    f"\n== {name}: {plan.users} users starting over {plan.ramp:g} s, "
+                    f"think {plan.think:g} s mean; attacker on {plan.victims} victims, "
+                    f"up to {plan.attempts} codes each ==",
+                    flush=True,
                 )
-            except TimeoutError:
-                tally.error(f"the run did not finish within {plan.max_seconds:g} s")
-                victims = []
-            seconds, cpu = time.monotonic() - started, time.process_time() - cpu
-            time.sleep(0.5)
-            run = Run(seconds, cpu, server.access_log()[skip:])
+                failed = run_phase(server, plan, messages)
+                failures += [f"{name}: {failure}" for failure in failed]
+                print(f"\n{name}: {'FAIL: ' + '; '.join(failed) if failed else 'PASS'}")
+                sys.stdout.flush()
         except KeyboardInterrupt:
             print("\ninterrupted: stopping gunicorn", file=sys.stderr)
             return 130
         finally:
             server.stop()
-        if tally.errors:
+        if failures:
             print(f"\ngunicorn's log, last lines:\n{server.tail()}")
-    check_database(tally, victims)
-    report(tally, plan, run)
-    failures = tally.failures()
     print(f"\nRESULT: {'FAIL: ' + '; '.join(failures) if failures else 'PASS'}")
     return 1 if failures else 0
 
