@@ -139,7 +139,7 @@ class Authenticator:
     def from_page(cls, page: str) -> Authenticator:
         found = OTPAUTH.search(page)
         if found is None:
-            raise StepFailed("no otpauth:// link on the setup page")
+            raise ValueError("no otpauth:// link on the setup page")
         query = parse_qs(urlsplit(html.unescape(found.group(1))).query)
         return cls(
             secret=query["secret"][0],
@@ -161,7 +161,7 @@ class Authenticator:
         """
         step = max(self.now(), self.used[-1][0] + 1 if self.used else 0)
         if step > self.now() + 1:
-            raise StepFailed("no unused code in the window: too many codes in one step")
+            raise ValueError("no unused code in the window: too many codes in one step")
         code = self.code_at(step)
         self.used.append((step, code))
         return code
@@ -246,7 +246,7 @@ class Visitor:
         if (
             response.status_code != status
             or not got.startswith(location)
-            or text not in (response.text)
+            or text not in response.text
         ):
             page = " ".join(re.sub(r"<[^>]+>", " ", response.text).split())[:200]
             self.tally.error(
@@ -322,8 +322,11 @@ async def user_journey(
             await visitor.think()
             await visitor.expect("GET /account/", "GET", "/account/", text="Verified this session")
             await visitor.expect("GET /", "GET", "/")
-    except StepFailed:
+    except ValueError as error:
+        tally.error(f"{username}: {error}")
         return None
+    except StepFailed:
+        return None  # already recorded
     finally:
         await visitor.close()
     tally.users_done += 1
@@ -376,7 +379,7 @@ async def attack(
             elif not final.headers.get("location", "").startswith("/2fa/verify/"):
                 tally.error(f"attacker: /account/ answered {final.status_code}")
         except StepFailed:
-            pass
+            return  # recorded; the run fails
         finally:
             await attacker.close()
 
