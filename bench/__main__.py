@@ -57,10 +57,12 @@ def machine() -> str:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("names", nargs="*", choices=[[], *BENCHMARKS], metavar="NAME")
+    parser.add_argument("names", nargs="*", metavar="NAME", help=f"of {', '.join(BENCHMARKS)}")
     parser.add_argument("--rounds", type=int, default=20, help="interleaved rounds (20)")
     parser.add_argument("--scale", type=float, default=1.0, help="iterations per round x (1)")
     args = parser.parse_args(argv)
+    if unknown := sorted(set(args.names) - set(BENCHMARKS)):
+        parser.error(f"no benchmark {', '.join(unknown)}; there are {', '.join(BENCHMARKS)}")
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
     import django
