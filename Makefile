@@ -12,12 +12,13 @@ VENV42 := .venv-django42
 # The languages django_totp ships (django_totp/locale/<lang>/LC_MESSAGES).
 LANGS := de es
 STAMP42 := $(VENV42)/.installed
+STAMP_BENCH := $(VENV)/.installed-bench
 # No .pytest_cache in the working tree.
 PYTEST := $(BIN)/pytest -p no:cacheprovider
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 APT_GET := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get -q -y
 
-.PHONY: venv demo postgres-bin gettext-bin messages test lint clean distclean
+.PHONY: venv demo postgres-bin gettext-bin messages test lint bench loadtest clean distclean
 
 venv: $(STAMP)
 
@@ -84,6 +85,23 @@ test: venv $(STAMP42) postgres-bin gettext-bin
 	$(PYTEST) tests/custom_user --ds=tests.custom_user.settings
 	@echo "== Django 4.2 LTS, SQLite =="
 	$(VENV42)/bin/pytest -p no:cacheprovider
+
+# Benchmarks and load test (bench/, issue 7): django-otp and httpx from the `bench` extra.
+$(STAMP_BENCH): $(STAMP) setup.cfg
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[test,bench]"
+	touch $@
+
+# Figures on SQLite, then on a throw-away PostgreSQL. BENCH_ARGS: e.g. "--rounds 40 overhead".
+bench: $(STAMP_BENCH) postgres-bin
+	@echo "== benchmarks, SQLite =="
+	$(BIN)/python -m bench $(BENCH_ARGS)
+	@echo "== benchmarks, PostgreSQL =="
+	$(BIN)/python -m tests.pg -- $(BIN)/python -m bench $(BENCH_ARGS)
+
+# The demo under gunicorn (4 workers) on a throw-away PostgreSQL, with simulated users and an
+# attacker. Fails if any request errs or any replayed or guessed code is accepted.
+loadtest: $(STAMP_BENCH) postgres-bin
+	$(BIN)/python -m tests.pg -- $(BIN)/python -m bench.loadtest $(LOADTEST_ARGS)
 
 lint: venv
 	$(BIN)/ruff check .
