@@ -55,7 +55,11 @@ class TOTPMiddleware:
     def intercept(self, request: HttpRequest) -> Response:
         """The response that replaces the view, or ``None`` to let the request through."""
         request.totp = SimpleLazyObject(lambda: session.load_state(request))  # type: ignore[attr-defined]
-        if not request.user.is_authenticated or is_exempt(request):
+        if not request.user.is_authenticated:
+            return None
+        # The common case first: it needs neither a query nor is_exempt's URL resolution, and
+        # exempt pages still cost an unverified session no query.
+        if session.holds_trusted_record(request) or is_exempt(request):
             return None
         state: session.TOTPState = request.totp  # type: ignore[attr-defined]
         if state.is_verified:

@@ -69,17 +69,27 @@ def sessions_can_be_ended() -> bool:
     return settings.SESSION_ENGINE != "django.contrib.sessions.backends.signed_cookies"
 
 
+def holds_trusted_record(request: HttpRequest) -> bool:
+    """Whether the session's own record shows it verified, with no query needed to confirm."""
+    record = request.session.get(VERIFIED_KEY) or {}
+    # SECURITY: trusted without a query only because removing a device deletes the sessions
+    # it verified first (R17); see the module docstring.
+    return (
+        record.get("user") == str(request.user.pk)
+        and record.get("key") == request.session.session_key
+        and sessions_can_be_ended()
+    )
+
+
 def load_state(request: HttpRequest) -> TOTPState:
     """The session's state: no query for anonymous users and for verified sessions."""
     user = request.user
     if not user.is_authenticated:
         return ANONYMOUS
     record = request.session.get(VERIFIED_KEY) or {}
-    is_own = record.get("user") == str(user.pk)
-    # SECURITY: trusted without a query only because removing a device deletes the sessions
-    # it verified first (R17); see the module docstring.
-    if is_own and record.get("key") == request.session.session_key and sessions_can_be_ended():
+    if holds_trusted_record(request):
         return TOTPState(is_verified=True, has_device=True, verified_at=record.get("at"))
+    is_own = record.get("user") == str(user.pk)
     device_ids = set(
         TOTPDevice.objects.confirmed().filter(user_id=user.pk).values_list("pk", flat=True)
     )
