@@ -15,7 +15,7 @@ PYTEST := $(BIN)/pytest -p no:cacheprovider
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 APT_GET := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get -q -y
 
-.PHONY: venv demo postgres-bin test lint clean distclean
+.PHONY: venv demo postgres-bin browser-deps test screenshots lint clean distclean
 
 venv: $(STAMP)
 
@@ -45,6 +45,26 @@ postgres-bin:
 		$(APT_GET) install --no-install-recommends postgresql-15; \
 	fi
 
+# Debian packages for tests/browser and `make screenshots`: Chromium (Playwright drives
+# /usr/bin/chromium; its own browser download cannot work here), a font for readable pages,
+# zbarimg to decode the QR code from a screenshot, and oathtool to compute codes with an
+# implementation that is not ours.
+BROWSER_PACKAGES := chromium fonts-liberation zbar-tools oathtool
+
+browser-deps:
+	@missing=""; \
+	for package in $(BROWSER_PACKAGES); do \
+		dpkg-query -W -f='$${Status}' "$$package" 2>/dev/null | grep -q ' installed$$' \
+			|| missing="$$missing $$package"; \
+	done; \
+	if [ -z "$$missing" ]; then \
+		echo "Browser test packages: found"; \
+	else \
+		echo "Browser test packages: installing$$missing"; \
+		$(APT_GET) update; \
+		$(APT_GET) install --no-install-recommends $$missing; \
+	fi
+
 # The oldest supported Django, in a venv of its own; the main venv has the newest.
 $(STAMP42): setup.cfg pyproject.toml requirements/dev.txt
 	test -x $(VENV42)/bin/python || $(PYTHON) -m venv $(VENV42)
@@ -52,7 +72,7 @@ $(STAMP42): setup.cfg pyproject.toml requirements/dev.txt
 	$(VENV42)/bin/python -m pip install --quiet -e ".[test]" -r requirements/dev.txt "Django>=4.2,<5.0"
 	touch $@
 
-test: venv $(STAMP42) postgres-bin
+test: venv $(STAMP42) postgres-bin browser-deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	@echo "== SQLite =="
@@ -61,10 +81,16 @@ test: venv $(STAMP42) postgres-bin
 	$(BIN)/python -m tests.pg -- $(PYTEST)
 	@echo "== demo site =="
 	$(PYTEST) tests/demo --ds=demo_project.settings
+	@echo "== browser =="
+	$(PYTEST) tests/browser --ds=demo_project.settings
 	@echo "== custom user model =="
 	$(PYTEST) tests/custom_user --ds=tests.custom_user.settings
 	@echo "== Django 4.2 LTS, SQLite =="
 	$(VENV42)/bin/pytest -p no:cacheprovider
+
+# The PNGs in docs/screenshots, shown in README.md, from the demo in Chromium.
+screenshots: venv browser-deps
+	$(BIN)/python -m tests.browser.screenshots docs/screenshots
 
 lint: venv
 	$(BIN)/ruff check .
