@@ -152,15 +152,15 @@ class Account:
         return self.key
 
     def next_code(self) -> tuple[int, str]:
-        """The code the app shows one step after the last accepted one.
+        """The code the app shows now, or one step after the last accepted one if later.
 
-        A person waits for the app to show a new code. With the demo's tolerance of one step
-        either side, the site accepts the next step's code at once, so the tests type it without
-        waiting up to 30 seconds: a code the app will show, typed while the site still accepts
-        it, exactly as when a phone's clock runs a little ahead.
+        A person whose code was just accepted waits for the app to show a new one. With the
+        demo's tolerance of one step either side, the site accepts the next step's code at once,
+        so the tests type it without waiting up to 30 seconds: a code the app will show, typed
+        while the site accepts it, exactly as when the phone's clock runs a little ahead.
         """
-        assert self.last_step is not None
-        step = max(self.last_step + 1, self.app.step())
+        now = self.app.step()
+        step = now if self.last_step is None else max(self.last_step + 1, now)
         return step, self.app.code(step)
 
 

@@ -42,6 +42,7 @@ def test_a_wrong_code_shows_the_error_and_the_right_one_then_works(flow: Flow, e
     expect(flow.page.get_by_text(INVALID)).to_be_visible()
     expect(flow.code_field).to_have_value("")
     expect(flow.code_field).to_have_attribute("aria-invalid", "true")
+    expect(flow.code_field).to_be_focused()  # ready for the next try
 
     flow.enter_next_code_patiently(enrolled)
     flow.expect_account_page(enrolled)
