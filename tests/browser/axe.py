@@ -15,6 +15,8 @@ from typing import Any
 
 from playwright.sync_api import Page
 
+from .flow import Flow
+
 VERSION = "4.14.1"
 SHA256 = "29348999450cdf2849a8e70b7912fc2da85a849da39c0d0d5394f51d4a9ed95c"
 SOURCE = Path(__file__).parent / "vendor" / "axe.min.js"
@@ -59,3 +61,31 @@ def describe(found: dict[str, list[Violation]]) -> str:
                 summary = " ".join((node.get("failureSummary") or "").split())
                 lines.append(f"    {target}\n      {node['html'][:200]}\n      {summary}")
     return "\n".join(lines)
+
+
+class Audit:
+    """axe's findings page by page along one walk through the site.
+
+    Call it with a name for the page the browser shows now; ``check()`` at the end fails on any
+    serious or critical violation and prints the rest. Each page is also checked for sideways
+    scrolling, which on a phone hides part of it.
+    """
+
+    def __init__(self, flow: Flow) -> None:
+        self.flow = flow
+        self.found: dict[str, list[Violation]] = {}
+
+    def __call__(self, where: str) -> None:
+        self.flow.assert_fits_the_screen()
+        self.found[f"{where} ({self.flow.page.url})"] = audit(self.flow.page)
+
+    def check(self) -> None:
+        minor = {
+            where: [v for v in found if v["impact"] not in BLOCKING]
+            for where, found in self.found.items()
+        }
+        if any(minor.values()):
+            print("Minor and moderate axe findings (not failures):\n" + describe(minor))
+        serious = {where: blocking(found) for where, found in self.found.items()}
+        serious = {where: found for where, found in serious.items() if found}
+        assert not serious, "serious or critical axe violations:\n" + describe(serious)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from playwright.sync_api import expect
 
 from .flow import INVALID, REPLAYED, Account, Flow
@@ -42,6 +44,7 @@ def test_a_wrong_code_shows_the_error_and_the_right_one_then_works(flow: Flow, e
     expect(flow.page.get_by_text(INVALID)).to_be_visible()
     expect(flow.code_field).to_have_value("")
     expect(flow.code_field).to_have_attribute("aria-invalid", "true")
+    expect(flow.code_field).to_have_accessible_description(re.compile(re.escape(INVALID)))
     expect(flow.code_field).to_be_focused()  # ready for the next try
 
     flow.enter_next_code_patiently(enrolled)
@@ -55,3 +58,4 @@ def test_the_code_used_to_enrol_is_refused_when_typed_again(flow: Flow, enrolled
     flow.enter_code(enrolled.app.code(enrolled.last_step))
     flow.expect_verify_page()
     expect(flow.page.get_by_text(REPLAYED)).to_be_visible()
+    expect(flow.code_field).to_have_accessible_description(re.compile(re.escape(REPLAYED)))
