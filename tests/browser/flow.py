@@ -241,7 +241,7 @@ class Flow:
 
     def register(self, username: str | None = None) -> Account:
         """Create an account; ends on the first enrolment page."""
-        # Characters that the otpauth label has to percent-encode.
+        # By default a name with characters that the otpauth label has to percent-encode.
         account = Account(username or f"ana.{next(_numbers)}+{self.viewport.name}@example.com")
         self.open("/register/")
         self.field("Username").fill(account.username)
@@ -295,8 +295,9 @@ class Flow:
             throttled = self.page.get_by_text(THROTTLED)
             if not throttled.is_visible():
                 return
-            seconds = int(THROTTLED.search(throttled.inner_text())[1])  # type: ignore[index]
-            self.page.wait_for_timeout(seconds * 1000 + 100)
+            wait = THROTTLED.search(throttled.inner_text())
+            assert wait is not None
+            self.page.wait_for_timeout(int(wait[1]) * 1000 + 100)
         raise AssertionError("still asked to wait after three tries")
 
     def confirm_enrolment(self, account: Account) -> None:

@@ -1,4 +1,8 @@
-"""axe-core on every page of the sign-in flow, and the code pages by keyboard alone."""
+"""axe-core on every page of the sign-in flow, and the code pages by keyboard alone.
+
+To check a new page, open it at the point of the walk where a person reaches it and name it:
+``flow.open("/2fa/manage/")`` then ``audit("manage")``.
+"""
 
 from __future__ import annotations
 
