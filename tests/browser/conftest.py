@@ -12,11 +12,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from .flow import CHROMIUM, VIEWPORTS, Account, Flow, Viewport, launch_chromium
 from .server import DemoServer, demo_server
 
+TIMEOUT_MS = 10_000
 TOOLS = {CHROMIUM: "chromium", "zbarimg": "zbar-tools", "oathtool": "oathtool"}
 
 
@@ -31,6 +32,8 @@ def browser() -> Iterator[Browser]:
     missing = [package for tool, package in TOOLS.items() if shutil.which(tool) is None]
     if missing:
         pytest.fail(f"missing Debian packages {missing}: run `make browser-deps`")
+    # The same patience for assertions as for actions, for a CI machine under load.
+    expect.set_options(timeout=TIMEOUT_MS)
     with sync_playwright() as playwright:
         chromium = launch_chromium(playwright)
         yield chromium
@@ -58,7 +61,7 @@ def page(
     request: pytest.FixtureRequest, browser: Browser, viewport: Viewport, tmp_path: Path
 ) -> Iterator[Page]:
     context = browser.new_context(**viewport.context_options())
-    context.set_default_timeout(10_000)
+    context.set_default_timeout(TIMEOUT_MS)
     page = context.new_page()
     yield page
     if request.node.stash.get(FAILED, False):

@@ -59,3 +59,13 @@ def test_the_code_used_to_enrol_is_refused_when_typed_again(flow: Flow, enrolled
     flow.expect_verify_page()
     expect(flow.page.get_by_text(REPLAYED)).to_be_visible()
     expect(flow.code_field).to_have_accessible_description(re.compile(re.escape(REPLAYED)))
+
+
+def test_the_back_button_after_enrolment_never_shows_the_secret_again(
+    flow: Flow, enrolled: Account
+):
+    flow.page.go_back()  # to the QR code page, which the site marked no-store (R6)
+    expect(flow.heading("Set up two-factor authentication")).to_be_visible()
+    expect(flow.page.get_by_role("img", name=re.compile("QR code"))).to_have_count(0)
+    expect(flow.page.get_by_test_id("totp-secret")).to_have_count(0)
+    assert enrolled.app.secret not in flow.page.content()
