@@ -114,6 +114,10 @@ CRISPY_TEMPLATE_PACK = "bootstrap5"
 
 TOTP_REQUIRED_FOR = "everyone"
 TOTP_ISSUER = "django-totp demo"
+TOTP_REMEMBER_DAYS = 30
+
+# django_totp's e-mail notices (2FA reset, device added or removed, lock) go to the console here.
+EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 
 LOGGING = {
     "version": 1,

@@ -1,19 +1,33 @@
-"""Device admin: staff see state and can reset or unlock; secrets are never shown (R7, R24)."""
+"""Device admin and the 2FA panel on a user's admin page (R7, R24).
+
+Staff see each device's state and can reset or unlock it, from the device list or from the
+user's own page. Both paths share one confirmation flow per operation and go through
+``services``. Secrets are never shown, not even to superusers.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from django.contrib import admin, messages
 from django.contrib.admin.models import CHANGE, DELETION, LogEntry
+from django.contrib.admin.utils import quote, unquote
 from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
+from django.db import models
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.forms import BaseInlineFormSet
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
+from django.urls import NoReverseMatch, URLPattern, path, reverse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from . import services, session
-from .models import TOTPDevice
+from .checks import has_user_panel
+from .models import TOTPDevice, locked_condition
 
 
 def staff_is_verified(request: HttpRequest) -> bool:
@@ -27,16 +41,58 @@ def staff_is_verified(request: HttpRequest) -> bool:
     return bool(state.is_verified)
 
 
-def _log(request: HttpRequest, device: TOTPDevice, flag: int, message: str) -> None:
+def _log(request: HttpRequest, obj: models.Model, flag: int, message: str) -> None:
     # LogEntry.objects.log_action is deprecated in Django 5.1; the model API works on 4.2+.
     LogEntry.objects.create(
         user_id=request.user.pk,
-        content_type=ContentType.objects.get_for_model(TOTPDevice),
-        object_id=str(device.pk),
-        object_repr=str(device)[:200],
+        content_type=ContentType.objects.get_for_model(obj),
+        object_id=str(obj.pk),
+        object_repr=str(obj)[:200],
         action_flag=flag,
         change_message=message,
     )
+
+
+def _confirmed(request: HttpRequest) -> bool:
+    return request.method == "POST" and request.POST.get("confirmed") == "yes"
+
+
+def user_change_url(site: admin.AdminSite, user: models.Model) -> str | None:
+    """The user's change page on ``site``, or None when the user model is not registered."""
+    opts = user._meta
+    try:
+        return reverse(
+            f"{site.name}:{opts.app_label}_{opts.model_name}_change",
+            args=[quote(user.pk)],
+            current_app=site.name,
+        )
+    except NoReverseMatch:
+        return None
+
+
+def _has_field(model: type[models.Model], name: str) -> bool:
+    try:
+        model._meta.get_field(name)
+    except FieldDoesNotExist:
+        return False
+    return True
+
+
+class LockedListFilter(admin.SimpleListFilter):
+    """Devices at ``TOTP_MAX_FAILURES``, by the model's own rule (``locked_condition``)."""
+
+    title = _("locked")
+    parameter_name = "locked"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [("yes", _("Yes")), ("no", _("No"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.value() == "yes":
+            return queryset.filter(locked_condition())
+        if self.value() == "no":
+            return queryset.exclude(locked_condition())
+        return queryset
 
 
 @admin.register(TOTPDevice)
@@ -50,7 +106,7 @@ class TOTPDeviceAdmin(admin.ModelAdmin):
         "failure_count",
         "locked",
     ]
-    list_filter = ["confirmed"]
+    list_filter = ["confirmed", LockedListFilter]
     list_select_related = ["user"]
     ordering = ["-created_at"]
     # SECURITY: no form field ever carries the secret; it is excluded, not just read-only (R7).
@@ -83,27 +139,41 @@ class TOTPDeviceAdmin(admin.ModelAdmin):
         # Devices are created only by their owner's enrolment, which proves possession (R4).
         return False
 
-    @admin.action(description=_("Reset two-factor authentication"), permissions=["delete"])
-    def reset_two_factor(
-        self, request: HttpRequest, queryset: QuerySet[TOTPDevice]
+    def get_search_fields(self, request: HttpRequest | None) -> list[str]:
+        user_model = get_user_model()
+        names = [user_model.USERNAME_FIELD]
+        email = user_model.get_email_field_name()
+        if email not in names and _has_field(user_model, email):
+            names.append(email)
+        return [f"user__{name}" for name in names] + ["name"]
+
+    # -- reset and unlock: one confirmation flow each, for the actions and the user panel --
+
+    def confirm_and_reset(
+        self, request: HttpRequest, devices: QuerySet[TOTPDevice], *, cancel_url: str, action: str
     ) -> HttpResponse | None:
+        """Confirm, then reset every user owning one of ``devices``; None when done or refused.
+
+        ``action`` is the admin action's name when called from the changelist, else ``""``.
+        """
         if not staff_is_verified(request):
             return None
-        devices = list(queryset.select_related("user"))
-        users = {device.user_id: device.user for device in devices}
-        if request.POST.get("confirmed") != "yes":
-            context = {
-                **self.admin_site.each_context(request),
-                "title": _("Reset two-factor authentication?"),
-                "users": list(users.values()),
-                "devices": devices,
-                "opts": self.model._meta,
-                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
-            }
-            return TemplateResponse(request, "django_totp/admin/confirm_reset.html", context)
+        selected = list(devices.select_related("user"))
+        users = {device.user_id: device.user for device in selected}
+        if not _confirmed(request):
+            return self._confirmation(
+                request,
+                "django_totp/admin/confirm_reset.html",
+                title=_("Reset two-factor authentication?"),
+                users=list(users.values()),
+                devices=selected,
+                cancel_url=cancel_url,
+                action=action,
+            )
         for user in users.values():
             for device in TOTPDevice.objects.filter(user=user):
                 _log(request, device, DELETION, "Reset two-factor authentication")
+            _log(request, user, CHANGE, "Reset two-factor authentication")
             services.reset_user(user, actor=request.user, request=request)
         self.message_user(
             request,
@@ -117,22 +187,216 @@ class TOTPDeviceAdmin(admin.ModelAdmin):
         )
         return None
 
-    @admin.action(description=_("Unlock (clear failed attempts)"), permissions=["change"])
-    def unlock_devices(self, request: HttpRequest, queryset: QuerySet[TOTPDevice]) -> None:
+    def confirm_and_unlock(
+        self, request: HttpRequest, devices: QuerySet[TOTPDevice], *, cancel_url: str, action: str
+    ) -> HttpResponse | None:
+        """Confirm, then clear the failures of ``devices``; None when done or refused."""
         if not staff_is_verified(request):
-            return
-        count = 0
-        for device in queryset.select_related("user"):
+            return None
+        selected = list(devices.select_related("user"))
+        if not _confirmed(request):
+            return self._confirmation(
+                request,
+                "django_totp/admin/confirm_unlock.html",
+                title=_("Unlock these devices?"),
+                users=list({device.user_id: device.user for device in selected}.values()),
+                devices=selected,
+                cancel_url=cancel_url,
+                action=action,
+            )
+        for device in selected:
             services.unlock_device(device, actor=request.user, request=request)
             _log(request, device, CHANGE, "Unlocked: failed attempts cleared")
-            count += 1
         self.message_user(
             request,
-            ngettext("%(count)d device unlocked.", "%(count)d devices unlocked.", count)
-            % {"count": count},
+            ngettext("%(count)d device unlocked.", "%(count)d devices unlocked.", len(selected))
+            % {"count": len(selected)},
             messages.SUCCESS,
         )
+        return None
 
-    def get_search_fields(self, request: HttpRequest) -> list[str]:
-        username_field = get_user_model().USERNAME_FIELD
-        return [f"user__{username_field}", "name"]
+    def _confirmation(self, request: HttpRequest, template: str, **context: Any) -> HttpResponse:
+        context = {
+            **self.admin_site.each_context(request),
+            **context,
+            "opts": self.model._meta,
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, template, context)
+
+    def _changelist_url(self) -> str:
+        opts = self.model._meta
+        return reverse(
+            f"{self.admin_site.name}:{opts.app_label}_{opts.model_name}_changelist",
+            current_app=self.admin_site.name,
+        )
+
+    @admin.action(description=_("Reset two-factor authentication"), permissions=["delete"])
+    def reset_two_factor(
+        self, request: HttpRequest, queryset: QuerySet[TOTPDevice]
+    ) -> HttpResponse | None:
+        return self.confirm_and_reset(
+            request, queryset, cancel_url=self._changelist_url(), action="reset_two_factor"
+        )
+
+    @admin.action(description=_("Unlock (clear failed attempts)"), permissions=["change"])
+    def unlock_devices(
+        self, request: HttpRequest, queryset: QuerySet[TOTPDevice]
+    ) -> HttpResponse | None:
+        return self.confirm_and_unlock(
+            request, queryset, cancel_url=self._changelist_url(), action="unlock_devices"
+        )
+
+    # -- the user panel's buttons: the same flows, for one user's devices --
+
+    def get_urls(self) -> list[URLPattern]:
+        prefix = f"{self.model._meta.app_label}_{self.model._meta.model_name}"
+        wrap = self.admin_site.admin_view
+        return [
+            path(
+                "user/<str:user_pk>/reset/",
+                wrap(self.reset_user_view),
+                name=f"{prefix}_reset_user",
+            ),
+            path(
+                "user/<str:user_pk>/unlock/",
+                wrap(self.unlock_user_view),
+                name=f"{prefix}_unlock_user",
+            ),
+            *super().get_urls(),
+        ]
+
+    def _user_or_404(self, user_pk: str) -> Any:
+        user_model = get_user_model()
+        try:
+            return user_model._default_manager.get(pk=unquote(user_pk))
+        except (user_model.DoesNotExist, ValidationError, ValueError):
+            raise Http404("No such user.") from None
+
+    def reset_user_view(self, request: HttpRequest, user_pk: str) -> HttpResponse:
+        """GET: the confirmation page; POST with ``confirmed=yes``: reset the user's 2FA."""
+        if not self.has_delete_permission(request):
+            raise PermissionDenied
+        user = self._user_or_404(user_pk)
+        back = user_change_url(self.admin_site, user) or self._changelist_url()
+        devices = TOTPDevice.objects.filter(user=user)
+        if not devices.exists():
+            self.message_user(request, _("This user has no two-factor devices."), messages.INFO)
+            return HttpResponseRedirect(back)
+        return self.confirm_and_reset(
+            request, devices, cancel_url=back, action=""
+        ) or HttpResponseRedirect(back)
+
+    def unlock_user_view(self, request: HttpRequest, user_pk: str) -> HttpResponse:
+        """GET: the confirmation page; POST with ``confirmed=yes``: clear the user's failures."""
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        user = self._user_or_404(user_pk)
+        back = user_change_url(self.admin_site, user) or self._changelist_url()
+        devices = TOTPDevice.objects.filter(user=user).with_failures()
+        if not devices.exists():
+            self.message_user(request, _("No device of this user has failed attempts."))
+            return HttpResponseRedirect(back)
+        return self.confirm_and_unlock(
+            request, devices, cancel_url=back, action=""
+        ) or HttpResponseRedirect(back)
+
+
+@dataclass(frozen=True)
+class UserPanel:
+    """What the 2FA panel offers besides the device table.
+
+    A URL is None when there is nothing to do or the staff member may not do it.
+    """
+
+    reset_url: str | None
+    unlock_url: str | None
+    recovery_codes_left: int
+
+
+class TOTPDeviceInline(admin.TabularInline):
+    """The 2FA panel on a user's admin page: devices, their state, reset and unlock.
+
+    Read-only, and never the secret (R7). django_totp adds it to the admin registered for
+    ``AUTH_USER_MODEL`` on the default admin site (``attach_user_panel``); for another site, or
+    when django_totp is listed before ``django.contrib.admin``, add it to ``inlines`` yourself.
+    """
+
+    model = TOTPDevice
+    fk_name = "user"
+    template = "django_totp/admin/user_panel.html"
+    fields = ["name", "confirmed", "locked", "last_used_at", "created_at"]
+    readonly_fields = fields
+    ordering = ["created_at"]
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    verbose_name_plural = _("Two-factor authentication")
+
+    @admin.display(boolean=True, description=_("locked"))
+    def locked(self, device: TOTPDevice) -> bool:
+        return device.is_locked
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[TOTPDevice]:
+        # Each row's label names the user: one query for all rows, not one per row.
+        return super().get_queryset(request).select_related("user")
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Read-only: saving the user's page never touches devices; changes go through buttons.
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def get_formset(
+        self, request: HttpRequest, obj: Any = None, **kwargs: Any
+    ) -> type[BaseInlineFormSet]:
+        formset = super().get_formset(request, obj, **kwargs)
+        # A new class per call, so this per-request attribute is read by this page only. No
+        # panel while the user is being created (obj is None): there is nothing to show yet.
+        panel = self.panel(request, obj) if obj is not None else None
+        formset.totp_panel = panel  # type: ignore[attr-defined]
+        return formset
+
+    def panel(self, request: HttpRequest, user: Any) -> UserPanel:
+        device_admin = self.admin_site._registry.get(TOTPDevice)
+        devices = TOTPDevice.objects.filter(user=user)
+        prefix = f"{self.admin_site.name}:django_totp_totpdevice"
+
+        def url(name: str, allowed: bool) -> str | None:
+            if not allowed:
+                return None
+            return reverse(
+                f"{prefix}_{name}", args=[quote(user.pk)], current_app=self.admin_site.name
+            )
+
+        can_reset = can_unlock = False
+        if isinstance(device_admin, TOTPDeviceAdmin):
+            can_reset = device_admin.has_delete_permission(request) and devices.exists()
+            can_unlock = (
+                device_admin.has_change_permission(request) and devices.with_failures().exists()
+            )
+        return UserPanel(
+            reset_url=url("reset_user", can_reset),
+            unlock_url=url("unlock_user", can_unlock),
+            recovery_codes_left=services.recovery_codes_left(user),
+        )
+
+
+def attach_user_panel(site: admin.AdminSite | None = None) -> bool:
+    """Add the 2FA panel to the admin registered for ``AUTH_USER_MODEL`` on ``site``.
+
+    Called from ``AppConfig.ready`` for the default site. Changes ``inlines`` on that one
+    ModelAdmin instance, never its class, and does nothing if the panel is already there.
+    Returns whether the user admin has the panel afterwards (False when it is not registered).
+    """
+    site = site if site is not None else admin.site
+    model_admin = site._registry.get(get_user_model())
+    if model_admin is None:
+        return False
+    if not has_user_panel(model_admin):
+        model_admin.inlines = [*model_admin.inlines, TOTPDeviceInline]
+    return True

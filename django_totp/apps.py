@@ -10,9 +10,22 @@ class DjangoTOTPConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from django.apps import apps
         from django.contrib.auth.signals import user_logged_in
 
-        from . import checks, receivers
+        from . import checks, notifications, receivers
 
         checks.register()
         user_logged_in.connect(receivers.start_pending_stage, dispatch_uid="django_totp.pending")
+        notifications.connect()
+        # Django's admin registers every app's ModelAdmins in its own ready() (autodiscover), so
+        # the user admin is there when django_totp comes after django.contrib.admin; otherwise,
+        # or on a site that registers by hand (SimpleAdminConfig), check W005 says to add the
+        # panel yourself.
+        if apps.is_installed("django.contrib.admin"):
+            from django.contrib.admin.apps import AdminConfig
+
+            if isinstance(apps.get_app_config("admin"), AdminConfig):
+                from .admin import attach_user_panel
+
+                attach_user_panel()

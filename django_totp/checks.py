@@ -71,6 +71,28 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Generate one with: python -c 'import secrets; print(secrets.token_urlsafe(48))'.",
     ),
     "E013": ("TOTP_ISSUER must be a string.", 'For example "Example Inc".'),
+    "E015": (
+        "TOTP_REMEMBER_DAYS must be an integer from 0 to 365, not {value!r}.",
+        "0 turns 'remember this browser' off; 30 is common.",
+    ),
+    "E016": (
+        "TOTP_REMEMBER_COOKIE_NAME must be a non-empty string unlike the session and CSRF "
+        "cookie names, not {value!r}.",
+        'Use the default, "totp_remember".',
+    ),
+    "E017": (
+        "TOTP_REMEMBER_FORGET_ON_RECOVERY must be True or False, not {value!r}.",
+        "True makes a recovery-code login forget all of the user's remembered browsers.",
+    ),
+    "E018": (
+        "TOTP_NOTIFY_BY_EMAIL must be True or False, not {value!r}.",
+        "Leave it True so that users hear about changes to their 2FA.",
+    ),
+    "W005": (
+        "The admin registered for {model} has no two-factor panel.",
+        "List django_totp after django.contrib.admin in INSTALLED_APPS, or add "
+        "django_totp.admin.TOTPDeviceInline to that ModelAdmin's inlines.",
+    ),
     "W001": (
         "SESSION_COOKIE_SECURE is False: the verified session can be stolen over plain HTTP.",
         "Set SESSION_COOKIE_SECURE = True in production.",
@@ -135,6 +157,19 @@ SETTING_RULES: list[tuple[str, str, Callable[[Any], bool], dict[str, Any]]] = [
     ("TOTP_TOLERANCE", "E007", lambda v: _is_int(v, 0, 1), {}),
     ("TOTP_MAX_FAILURES", "E008", lambda v: _is_int(v, 1, 100), {}),
     ("TOTP_THROTTLE_FACTOR", "E009", lambda v: _is_number(v, 0), {}),
+    ("TOTP_REMEMBER_DAYS", "E015", lambda v: _is_int(v, 0, 365), {}),
+    (
+        "TOTP_REMEMBER_COOKIE_NAME",
+        "E016",
+        lambda v: (
+            isinstance(v, str)
+            and bool(v)
+            and v not in (settings.SESSION_COOKIE_NAME, settings.CSRF_COOKIE_NAME)
+        ),
+        {},
+    ),
+    ("TOTP_REMEMBER_FORGET_ON_RECOVERY", "E017", lambda v: isinstance(v, bool), {}),
+    ("TOTP_NOTIFY_BY_EMAIL", "E018", lambda v: isinstance(v, bool), {}),
 ]
 
 
@@ -161,6 +196,27 @@ def check_settings(**kwargs: Any) -> list[Any]:
     return errors
 
 
+def has_user_panel(model_admin: Any) -> bool:
+    """Whether a user ModelAdmin shows django_totp's devices (``admin.TOTPDeviceInline``)."""
+    from .models import TOTPDevice
+
+    return any(getattr(inline, "model", None) is TOTPDevice for inline in model_admin.inlines)
+
+
+def check_user_admin(**kwargs: Any) -> list[Any]:
+    """The user's admin page shows the 2FA panel (see ``admin.attach_user_panel``)."""
+    if not apps.is_installed("django.contrib.admin"):
+        return []
+    # Not django_totp.admin: importing it would register the device admin on the default site.
+    from django.contrib import admin
+    from django.contrib.auth import get_user_model
+
+    model_admin = admin.site._registry.get(get_user_model())
+    if model_admin is None or has_user_panel(model_admin):
+        return []
+    return [_error("W005", checks.Warning, model=settings.AUTH_USER_MODEL)]
+
+
 def check_deploy_cookies(**kwargs: Any) -> list[Any]:
     warnings = []
     if not settings.SESSION_COOKIE_SECURE:
@@ -176,4 +232,5 @@ def register() -> None:
     checks.register(check_middleware, "django_totp")
     checks.register(check_apps, "django_totp")
     checks.register(check_settings, "django_totp")
+    checks.register(check_user_admin, "django_totp")
     checks.register(check_deploy_cookies, "django_totp", deploy=True)

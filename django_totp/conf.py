@@ -51,6 +51,11 @@ class Settings:
         return getattr(settings, "TOTP_VERIFY_URL", "django_totp:verify")
 
     @property
+    def TOTP_RECOVERY_URL(self) -> str:
+        """URL name or path of the page that takes a recovery code instead of a code."""
+        return getattr(settings, "TOTP_RECOVERY_URL", "django_totp:recovery")
+
+    @property
     def TOTP_SETUP_URL(self) -> str:
         """URL name or path of the enrolment page."""
         return getattr(settings, "TOTP_SETUP_URL", "django_totp:setup")
@@ -87,13 +92,33 @@ class Settings:
 
     @property
     def TOTP_STEP_UP_SECONDS(self) -> int:
-        """How recent a verification must be to add a device without typing a fresh code."""
+        """How recent a verification must be to manage 2FA (devices, codes) without a new one."""
         return getattr(settings, "TOTP_STEP_UP_SECONDS", 300)
+
+    @property
+    def TOTP_REMEMBER_DAYS(self) -> int:
+        """Days a browser may skip the code step after "don't ask again"; 0 turns it off."""
+        return getattr(settings, "TOTP_REMEMBER_DAYS", 0)
+
+    @property
+    def TOTP_REMEMBER_COOKIE_NAME(self) -> str:
+        """Name of the signed "remember this browser" cookie."""
+        return getattr(settings, "TOTP_REMEMBER_COOKIE_NAME", "totp_remember")
+
+    @property
+    def TOTP_REMEMBER_FORGET_ON_RECOVERY(self) -> bool:
+        """Whether signing in with a recovery code forgets all of the user's remembered browsers."""
+        return getattr(settings, "TOTP_REMEMBER_FORGET_ON_RECOVERY", False)
 
     @property
     def TOTP_ENCRYPTION_KEYS(self) -> list[str]:
         """Keys for secrets at rest, newest first; empty means derive from SECRET_KEY(s)."""
         return list(getattr(settings, "TOTP_ENCRYPTION_KEYS", []))
+
+    @property
+    def TOTP_NOTIFY_BY_EMAIL(self) -> bool:
+        """Whether users get an e-mail when their 2FA changes (see ``notifications``)."""
+        return getattr(settings, "TOTP_NOTIFY_BY_EMAIL", True)
 
 
 conf = Settings()

@@ -4,12 +4,18 @@ Secrets are sealed with Fernet (AES-128-CBC + HMAC-SHA256) from ``cryptography``
 keys are derived with HKDF from ``TOTP_ENCRYPTION_KEYS`` or, by default, from ``SECRET_KEY``
 and ``SECRET_KEY_FALLBACKS``, so rotating Django's secret key the documented way keeps old
 secrets readable until ``manage.py totp_rotate_keys`` re-encrypts them under the newest key.
+
+Recovery codes are stored as HMAC-SHA256 digests under keys derived the same way (R22): the codes
+carry 60 random bits, so one fast keyed hash per key is enough, and a stolen table without the
+key cannot be searched. A code stays usable while the key it was stored under is configured.
 """
 
 from __future__ import annotations
 
 import base64
 import functools
+import hashlib
+import hmac
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
@@ -19,6 +25,7 @@ from django.conf import settings
 from .conf import conf
 
 _HKDF_INFO = b"django_totp.secret-encryption.v1"
+_DIGEST_INFO = b"django_totp.recovery-code-digest.v1"
 
 
 class SecretDecryptionError(Exception):
@@ -32,15 +39,20 @@ def _key_material() -> tuple[str, ...]:
     return (settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", []))
 
 
+def _derive(key: str, info: bytes) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(key.encode())
+
+
 @functools.lru_cache(maxsize=8)
 def _fernet_for(material: tuple[str, ...]) -> MultiFernet:
-    def derive(key: str) -> Fernet:
-        raw = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_HKDF_INFO).derive(
-            key.encode()
-        )
-        return Fernet(base64.urlsafe_b64encode(raw))
+    return MultiFernet(
+        [Fernet(base64.urlsafe_b64encode(_derive(key, _HKDF_INFO))) for key in material]
+    )
 
-    return MultiFernet([derive(key) for key in material])
+
+@functools.lru_cache(maxsize=8)
+def _digest_keys_for(material: tuple[str, ...]) -> tuple[bytes, ...]:
+    return tuple(_derive(key, _DIGEST_INFO) for key in material)
 
 
 def _fernet() -> MultiFernet:
@@ -68,3 +80,11 @@ def reencrypt(token: str) -> str:
         return _fernet().rotate(token.encode("ascii")).decode("ascii")
     except InvalidToken as exc:
         raise SecretDecryptionError("No configured key decrypts this secret.") from exc
+
+
+def digests(value: str) -> list[str]:
+    """Keyed digests of ``value``, one per configured key, the newest key's first."""
+    return [
+        hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
+        for key in _digest_keys_for(_key_material())
+    ]

@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from . import services
+from .conf import conf
 from .models import TOTPDevice
 from .services import Outcome
 
@@ -56,6 +57,7 @@ class CodeForm(forms.Form):
 
     code = CodeField(label=_("Authentication code"))
     submit_label = _("Verify")
+    error_messages = ERROR_MESSAGES
 
     def __init__(
         self, *args: Any, request: Any, submit_label: str | None = None, **kwargs: Any
@@ -77,7 +79,73 @@ class CodeForm(forms.Form):
         outcome = Outcome.LOCKED if result.locked_out else result.outcome
         if outcome is Outcome.THROTTLED:
             raise forms.ValidationError(throttled_message(result.retry_after), code="throttled")
-        raise forms.ValidationError(ERROR_MESSAGES[outcome], code=outcome.value)
+        raise forms.ValidationError(self.error_messages[outcome], code=outcome.value)
+
+
+class VerifyForm(CodeForm):
+    """The code step of a login, with "don't ask again" when ``TOTP_REMEMBER_DAYS`` is set."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        days = conf.TOTP_REMEMBER_DAYS
+        if days > 0:
+            self.fields["remember"] = forms.BooleanField(
+                required=False,
+                label=ngettext(
+                    "Don't ask again on this browser for %(days)d day",
+                    "Don't ask again on this browser for %(days)d days",
+                    days,
+                )
+                % {"days": days},
+            )
+
+
+class RecoveryCodeField(CodeField):
+    widget = forms.TextInput(
+        attrs={
+            "autocomplete": "off",
+            "autocapitalize": "off",
+            "spellcheck": "false",
+            "autofocus": True,
+            "class": "totp-code totp-recovery-code",
+        }
+    )
+
+
+class RecoveryCodeForm(CodeForm):
+    """One of the user's recovery codes in place of a code from their app (R22)."""
+
+    code = RecoveryCodeField(label=_("Recovery code"))
+    error_messages = {
+        **ERROR_MESSAGES,
+        Outcome.INVALID: _("That recovery code is not valid or has already been used."),
+        Outcome.LOCKED: _(
+            "Recovery codes are locked after too many wrong attempts. "
+            "Ask the site's staff to unlock your account."
+        ),
+    }
+
+    def check(self, raw_code: str) -> services.Result:
+        return services.verify_recovery_code(self.request.user, raw_code, request=self.request)
+
+
+class RenameDeviceForm(forms.Form):
+    name = forms.CharField(
+        label=_("Name"),
+        max_length=TOTPDevice._meta.get_field("name").max_length,
+        help_text=_("For example the phone or app it is on."),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.helper = FormHelper()
+        self.helper.add_input(Submit("submit", _("Rename")))
+
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"]
+        if any(not character.isprintable() for character in name):
+            raise forms.ValidationError(_("Use letters, digits, spaces and punctuation only."))
+        return name
 
 
 class ConfirmDeviceForm(CodeForm):

@@ -26,9 +26,10 @@ class TOTPMiddleware:
     """Sends every authenticated but unverified session to the verify page.
 
     Users without a device whom ``TOTP_REQUIRED_FOR`` covers go to enrolment instead. Only the
-    verify and enrolment pages, logout, static and media files, ``TOTP_EXEMPT_URLS`` and views
-    marked ``@totp_exempt`` are reachable before that. Requests that want JSON get a 403 JSON
-    body instead of a redirect. Sets ``request.totp`` (a lazy ``session.TOTPState``).
+    verify, recovery-code and enrolment pages, logout, static and media files,
+    ``TOTP_EXEMPT_URLS`` and views marked ``@totp_exempt`` are reachable before that. Requests
+    that want JSON get a 403 JSON body instead of a redirect. Sets ``request.totp`` (a lazy
+    ``session.TOTPState``).
     """
 
     sync_capable = True
@@ -68,6 +69,8 @@ class TOTPMiddleware:
         if (state.has_device or state.must_enrol) and session.pending_expired(request):
             return self.restart_login(request)
         if state.has_device:
+            if request.path == resolve_url(conf.TOTP_RECOVERY_URL):
+                return None
             return self.require(
                 request, conf.TOTP_VERIFY_URL, _("Two-factor verification required.")
             )

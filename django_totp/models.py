@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime
+import secrets
 
 from django.conf import settings
 from django.db import models
@@ -11,6 +12,50 @@ from . import crypto, oath
 from .conf import conf
 
 
+class FailureCounter(models.Model):
+    """Consecutive failures of one kind of second factor: back-off (R13) and hard lock (R14).
+
+    Only a success or staff clear the count; a password login never does.
+    """
+
+    failure_count = models.PositiveIntegerField(_("consecutive failures"), default=0)
+    last_failure_at = models.DateTimeField(_("last failure"), null=True, blank=True, editable=False)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def is_locked(self) -> bool:
+        return self.failure_count >= conf.TOTP_MAX_FAILURES
+
+    def throttle_remaining(self, now: datetime.datetime) -> int:
+        """Whole seconds until the next attempt is allowed (0 when it is allowed now)."""
+        factor = conf.TOTP_THROTTLE_FACTOR
+        if not self.failure_count or not factor or self.last_failure_at is None:
+            return 0
+        delay = datetime.timedelta(seconds=factor * 2 ** (self.failure_count - 1))
+        remaining = (self.last_failure_at + delay - now).total_seconds()
+        return max(0, int(-(-remaining // 1)))
+
+    def record_failure(self, now: datetime.datetime) -> None:
+        """Count one failed attempt."""
+        # SECURITY: a relative UPDATE, so concurrent wrong guesses lose no increments (R13).
+        type(self)._default_manager.filter(pk=self.pk).update(
+            failure_count=models.F("failure_count") + 1, last_failure_at=now
+        )
+        self.refresh_from_db(fields=["failure_count", "last_failure_at"])
+
+    def unlock(self) -> None:
+        self.failure_count = 0
+        self.last_failure_at = None
+        self.save(update_fields=["failure_count", "last_failure_at"])
+
+
+def locked_condition() -> models.Q:
+    """``TOTPDevice.is_locked`` as a query condition, for filters and aggregates."""
+    return models.Q(failure_count__gte=conf.TOTP_MAX_FAILURES)
+
+
 class TOTPDeviceQuerySet(models.QuerySet["TOTPDevice"]):
     def confirmed(self) -> TOTPDeviceQuerySet:
         return self.filter(confirmed=True)
@@ -18,8 +63,17 @@ class TOTPDeviceQuerySet(models.QuerySet["TOTPDevice"]):
     def pending(self) -> TOTPDeviceQuerySet:
         return self.filter(confirmed=False)
 
+    def locked(self) -> TOTPDeviceQuerySet:
+        return self.filter(locked_condition())
 
-class TOTPDevice(models.Model):
+    def with_failures(self) -> TOTPDeviceQuerySet:
+        """Devices with failures to clear, their own or their user's wrong recovery codes."""
+        return self.filter(
+            models.Q(failure_count__gt=0) | models.Q(user__totp_account__failure_count__gt=0)
+        )
+
+
+class TOTPDevice(FailureCounter):
     """An authenticator app registered to a user.
 
     A device is inactive until confirmed with a code from it (R4). The secret is stored only
@@ -45,8 +99,16 @@ class TOTPDevice(models.Model):
     last_used_step = models.BigIntegerField(
         _("last accepted time step"), null=True, blank=True, editable=False
     )
-    failure_count = models.PositiveIntegerField(_("consecutive failures"), default=0)
-    last_failure_at = models.DateTimeField(_("last failure"), null=True, blank=True, editable=False)
+    replaces = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+        verbose_name=_("replaces"),
+        help_text=_("For a device being set up: the device it removes once confirmed."),
+    )
 
     objects = TOTPDeviceQuerySet.as_manager()
 
@@ -73,23 +135,10 @@ class TOTPDevice(models.Model):
     def secret(self, value: str) -> None:
         self.encrypted_secret = crypto.encrypt(value)
 
-    @property
-    def is_locked(self) -> bool:
-        return self.failure_count >= conf.TOTP_MAX_FAILURES
-
     def setup_expired(self, now: datetime.datetime) -> bool:
         """Whether an unconfirmed device is past ``TOTP_SETUP_TIMEOUT``."""
         timeout = datetime.timedelta(seconds=conf.TOTP_SETUP_TIMEOUT)
         return not self.confirmed and now - self.created_at > timeout
-
-    def throttle_remaining(self, now: datetime.datetime) -> int:
-        """Whole seconds until the next attempt is allowed (0 when it is allowed now)."""
-        factor = conf.TOTP_THROTTLE_FACTOR
-        if not self.failure_count or not factor or self.last_failure_at is None:
-            return 0
-        delay = datetime.timedelta(seconds=factor * 2 ** (self.failure_count - 1))
-        remaining = (self.last_failure_at + delay - now).total_seconds()
-        return max(0, int(-(-remaining // 1)))
 
     def match(self, code: str, at: float) -> tuple[int | None, bool]:
         """``(step, replayed)`` for a normalized code; see ``oath.match_step``."""
@@ -107,14 +156,6 @@ class TOTPDevice(models.Model):
         return oath.key_uri(
             self.secret, account=account, issuer=issuer, digits=self.digits, period=self.period
         )
-
-    def record_failure(self, now: datetime.datetime) -> None:
-        """Count one failed attempt."""
-        # SECURITY: a relative UPDATE, so concurrent wrong guesses lose no increments (R13).
-        type(self).objects.filter(pk=self.pk).update(
-            failure_count=models.F("failure_count") + 1, last_failure_at=now
-        )
-        self.refresh_from_db(fields=["failure_count", "last_failure_at"])
 
     def consume_step(self, step: int, now: datetime.datetime) -> bool:
         """Record ``step`` as used and clear failures; False if it was not newer than the last."""
@@ -135,7 +176,65 @@ class TOTPDevice(models.Model):
         self.confirmed_at = now
         self.save(update_fields=["confirmed", "confirmed_at"])
 
-    def unlock(self) -> None:
-        self.failure_count = 0
-        self.last_failure_at = None
-        self.save(update_fields=["failure_count", "last_failure_at"])
+
+def new_remember_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+class TOTPAccount(FailureCounter):
+    """Per-user state that is not about one device.
+
+    ``remember_token`` is part of every "remember this browser" cookie (R23); replacing it
+    makes all of them worthless at once. The failure fields count wrong recovery codes, apart
+    from the devices' counts, so a locked device can still be recovered with a code (R14).
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="totp_account",
+        verbose_name=_("user"),
+    )
+    remember_token = models.CharField(max_length=64, default=new_remember_token, editable=False)
+
+    class Meta:
+        verbose_name = _("two-factor account")
+        verbose_name_plural = _("two-factor accounts")
+
+    def __str__(self) -> str:
+        return str(self.user)
+
+    def forget_browsers(self) -> None:
+        self.remember_token = new_remember_token()
+        self.save(update_fields=["remember_token"])
+
+
+class RecoveryCodeQuerySet(models.QuerySet["RecoveryCode"]):
+    def unused(self) -> RecoveryCodeQuerySet:
+        return self.filter(used_at__isnull=True)
+
+
+class RecoveryCode(models.Model):
+    """One single-use recovery code, stored only as a keyed digest (R22)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="totp_recovery_codes",
+        verbose_name=_("user"),
+    )
+    digest = models.CharField(_("digest"), max_length=64, editable=False)
+    created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
+    used_at = models.DateTimeField(_("used"), null=True, blank=True, editable=False)
+
+    objects = RecoveryCodeQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("recovery code")
+        verbose_name_plural = _("recovery codes")
+        constraints = [
+            models.UniqueConstraint(fields=["user", "digest"], name="django_totp_recovery_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({'used' if self.used_at else 'unused'})"

@@ -4,10 +4,20 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from . import session
+from . import services, session
+from .conf import conf
 
 
 def start_pending_stage(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
-    """A password login starts the pending stage: only a code verifies the new session."""
-    if request is not None and hasattr(request, "session"):
-        session.start_pending(request)
+    """A password login starts the pending stage: only a code verifies the new session.
+
+    A valid "remember this browser" cookie counts as that code (R23): it is checked here,
+    right after the password, so it can never stand in for the password.
+    """
+    if request is None or not hasattr(request, "session"):
+        return
+    session.start_pending(request)
+    cookie = request.COOKIES.get(conf.TOTP_REMEMBER_COOKIE_NAME)
+    device = services.sign_in_remembered(user, cookie, request=request)
+    if device is not None:
+        session.mark_verified(request, device)

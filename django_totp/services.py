@@ -1,6 +1,6 @@
-"""The only code that verifies, confirms, resets or unlocks devices.
+"""The only code that verifies, confirms, removes, resets or unlocks devices and recovery codes.
 
-Each function runs in one transaction with the device rows locked (``select_for_update``, which
+Each function runs in one transaction with the affected rows locked (``select_for_update``, which
 serializes concurrent submissions on PostgreSQL), and the replay guard and failure counter are
 written with conditional / relative ``UPDATE`` statements so that they stay exact on databases
 without row locks (SQLite). Signals and security log records are emitted after the change.
@@ -12,15 +12,18 @@ import enum
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from django.core import signing
 from django.db import connections, transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare, salted_hmac
 
-from . import oath, signals
-from .models import TOTPDevice
+from . import crypto, oath, recovery, signals
+from .conf import conf
+from .models import FailureCounter, RecoveryCode, TOTPAccount, TOTPDevice
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -42,16 +45,21 @@ class Outcome(enum.StrEnum):
 class Result:
     """What a verification attempt came to.
 
-    ``device`` is the device that accepted the code, or the one that refused it when there was
-    exactly one; ``retry_after`` is the back-off left, in seconds, for ``THROTTLED``;
-    ``newly_locked`` the devices this failure locked; ``locked_out`` whether none is left open.
+    ``device`` is the device that accepted the code (for a recovery code: the device the
+    session is recorded against), or the one that refused it when there was exactly one;
+    ``retry_after`` is the back-off left, in seconds, for ``THROTTLED``; ``newly_locked`` the
+    devices (or the recovery-code counter) this failure locked; ``locked_out`` whether nothing
+    is left open. ``recovery_codes`` are the new codes a first confirmed device comes with, to
+    show once; ``recovery_codes_left`` the unused codes after a recovery code was accepted.
     """
 
     outcome: Outcome
     device: TOTPDevice | None = None
     retry_after: int = 0
-    newly_locked: tuple[TOTPDevice, ...] = ()
+    newly_locked: tuple[FailureCounter, ...] = ()
     locked_out: bool = False
+    recovery_codes: tuple[str, ...] = ()
+    recovery_codes_left: int | None = None
 
     @property
     def accepted(self) -> bool:
@@ -89,6 +97,14 @@ def log_event(
         record["ip"],
         extra={"totp": record},
     )
+
+
+def enrolment_required(user: Any) -> bool:
+    """Whether ``TOTP_REQUIRED_FOR`` makes ``user`` keep at least one device (R25, R26)."""
+    policy = conf.TOTP_REQUIRED_FOR
+    if policy == "everyone":
+        return True
+    return policy == "staff" and bool(user.is_staff or user.is_superuser)
 
 
 def _single(devices: Sequence[TOTPDevice]) -> TOTPDevice | None:
@@ -134,6 +150,11 @@ def _check_locked_devices(devices: Sequence[TOTPDevice], raw_code: str) -> Resul
 
 def _report(result: Result, user: Any, request: HttpRequest | None, *, event: str) -> None:
     if result.accepted:
+        if event == "recovery":
+            left = result.recovery_codes_left
+            signals.recovery_code_used.send(TOTPDevice, user=user, request=request, remaining=left)
+            log_event("recovery_code_used", user=user, request=request, remaining=left)
+            return
         signal = signals.device_confirmed if event == "enrolled" else signals.verification_succeeded
         signal.send(TOTPDevice, user=user, device=result.device, request=request)
         log_event(event, user=user, device=result.device, request=request)
@@ -149,20 +170,33 @@ def _report(result: Result, user: Any, request: HttpRequest | None, *, event: st
         level=logging.WARNING,
         reason=result.outcome.value,
     )
-    for device in result.newly_locked:
-        signals.device_locked.send(TOTPDevice, user=user, device=device, request=request)
-        log_event("locked", user=user, device=device, request=request, level=logging.WARNING)
+    for counter in result.newly_locked:
+        if isinstance(counter, TOTPDevice):
+            signals.device_locked.send(TOTPDevice, user=user, device=counter, request=request)
+            log_event("locked", user=user, device=counter, request=request, level=logging.WARNING)
+        else:
+            log_event("recovery_locked", user=user, request=request, level=logging.WARNING)
 
 
-def lock_devices(devices: QuerySet[TOTPDevice]) -> list[TOTPDevice]:
-    """The devices, locked until the end of the current transaction."""
-    if connections[devices.db].features.has_select_for_update:
-        return list(devices.select_for_update().order_by("pk"))
+def lock_rows(rows: QuerySet[Any]) -> list[Any]:
+    """The rows (devices or accounts), locked until the end of the current transaction."""
+    if connections[rows.db].features.has_select_for_update:
+        return list(rows.select_for_update().order_by("pk"))
     # SECURITY: SQLite has no row locks. A write as the transaction's first statement takes
     # the database write lock now, so concurrent attempts queue on the busy timeout instead of
     # deadlocking on a read-to-write upgrade ("database is locked") (R10).
-    devices.update(failure_count=F("failure_count"))
-    return list(devices.order_by("pk"))
+    rows.update(failure_count=F("failure_count"))
+    return list(rows.order_by("pk"))
+
+
+def _locked_account(user: Any) -> TOTPAccount:
+    """The user's account row, created if needed, locked until the end of the transaction."""
+    # Lock first: on SQLite a read before the locking write would deadlock concurrent callers.
+    found = lock_rows(TOTPAccount.objects.filter(user=user))
+    if found:
+        return found[0]
+    TOTPAccount.objects.get_or_create(user=user)
+    return lock_rows(TOTPAccount.objects.filter(user=user))[0]
 
 
 def verify_code(user: Any, raw_code: str, *, request: HttpRequest | None = None) -> Result:
@@ -174,7 +208,7 @@ def verify_code(user: Any, raw_code: str, *, request: HttpRequest | None = None)
     the session: callers pass an accepted result to ``session.mark_verified``.
     """
     with transaction.atomic():
-        devices = lock_devices(TOTPDevice.objects.confirmed().filter(user=user))
+        devices = lock_rows(TOTPDevice.objects.confirmed().filter(user=user))
         if not devices:
             return Result(Outcome.NO_DEVICE)
         result = _check_locked_devices(devices, raw_code)
@@ -182,11 +216,17 @@ def verify_code(user: Any, raw_code: str, *, request: HttpRequest | None = None)
     return result
 
 
-def start_setup(user: Any) -> TOTPDevice:
-    """Begin enrolment: a new unconfirmed device replaces any earlier unconfirmed one."""
+def start_setup(user: Any, *, replaces: int | None = None) -> TOTPDevice:
+    """Begin enrolment: a new unconfirmed device replaces any earlier unconfirmed one.
+
+    ``replaces`` names one of the user's confirmed devices to remove when this one is confirmed,
+    so moving to a new phone is one step (R25); other ids are ignored.
+    """
     with transaction.atomic():
         TOTPDevice.objects.pending().filter(user=user).delete()
         device = TOTPDevice.new_pending(user)
+        if replaces is not None:
+            device.replaces = TOTPDevice.objects.confirmed().filter(user=user, pk=replaces).first()
         device.save()
     return device
 
@@ -202,31 +242,124 @@ def pending_device(user: Any) -> TOTPDevice | None:
 def confirm_device(
     device: TOTPDevice, raw_code: str, *, request: HttpRequest | None = None
 ) -> Result:
-    """Activate an unconfirmed device once a code from it checks out (R4)."""
+    """Activate an unconfirmed device once a code from it checks out (R4).
+
+    The device it replaces, if any, is removed in the same transaction (R25). A user's first
+    device comes with a new set of recovery codes, and makes remembered browsers of any earlier
+    enrolment worthless (R22, R23).
+    """
     with transaction.atomic():
-        found = lock_devices(TOTPDevice.objects.pending().filter(pk=device.pk))
+        found = lock_rows(TOTPDevice.objects.pending().filter(pk=device.pk))
         if not found:
             return Result(Outcome.NO_DEVICE)
         locked = found[0]
         if locked.setup_expired(timezone.now()):
             return Result(Outcome.EXPIRED, locked)
         result = _check_locked_devices([locked], raw_code)
+        replaced = None
         if result.accepted:
-            locked.mark_confirmed(timezone.now())
+            result, replaced = _activate(locked, result)
     _report(result, locked.user, request, event="enrolled")
+    if replaced is not None:
+        # ``locked.replaces_id`` keeps the id in memory; the row's column is now NULL.
+        _report_removed(locked.user, replaced, locked.replaces_id, request, event="device_replaced")
     return result
+
+
+def _activate(device: TOTPDevice, result: Result) -> tuple[Result, TOTPDevice | None]:
+    """Confirm ``device``; the result to report, and the device it replaced, if any."""
+    user = device.user
+    others = TOTPDevice.objects.confirmed().filter(user=user).exclude(pk=device.pk)
+    is_first = not others.exists()
+    replaced = others.filter(pk=device.replaces_id).first() if device.replaces_id else None
+    if replaced is not None:
+        replaced.delete()
+    device.mark_confirmed(timezone.now())
+    if not is_first:
+        return result, replaced
+    _locked_account(user).forget_browsers()
+    return replace(result, recovery_codes=tuple(_new_recovery_codes(user))), replaced
+
+
+def _new_recovery_codes(user: Any) -> list[str]:
+    """Replace the user's recovery codes with a new set; the codes, grouped, to show once."""
+    codes = recovery.generate_codes()
+    RecoveryCode.objects.filter(user=user).delete()
+    RecoveryCode.objects.bulk_create(
+        RecoveryCode(user=user, digest=crypto.digests(code)[0]) for code in codes
+    )
+    return [recovery.group(code) for code in codes]
+
+
+def regenerate_recovery_codes(user: Any, *, request: HttpRequest | None = None) -> list[str]:
+    """A new set of recovery codes; the previous set stops working at once (R22).
+
+    Callers check step-up (R5) first.
+    """
+    with transaction.atomic():
+        _locked_account(user)
+        codes = _new_recovery_codes(user)
+    log_event("recovery_codes_generated", user=user, request=request)
+    return codes
+
+
+def recovery_codes_left(user: Any) -> int:
+    return RecoveryCode.objects.unused().filter(user=user).count()
+
+
+def verify_recovery_code(user: Any, raw_code: str, *, request: HttpRequest | None = None) -> Result:
+    """Check a recovery code in place of a code from a device (R22).
+
+    Throttled and capped like device codes, on a counter of its own, so a device locked by
+    wrong codes can still be recovered; an accepted code unlocks the user's devices (R14). The
+    code is marked used by one conditional ``UPDATE``, so concurrent use succeeds once.
+    """
+    with transaction.atomic():
+        account = _locked_account(user)
+        devices = list(TOTPDevice.objects.confirmed().filter(user=user).order_by("pk"))
+        if not devices:
+            return Result(Outcome.NO_DEVICE)
+        result = _check_recovery_code(account, devices[0], raw_code)
+    _report(result, user, request, event="recovery")
+    return result
+
+
+def _check_recovery_code(account: TOTPAccount, device: TOTPDevice, raw_code: str) -> Result:
+    now = timezone.now()
+    if account.is_locked:
+        return Result(Outcome.LOCKED, locked_out=True)
+    wait = account.throttle_remaining(now)
+    if wait:
+        return Result(Outcome.THROTTLED, retry_after=wait)
+    code = recovery.normalize(raw_code)
+    unused = RecoveryCode.objects.unused().filter(user_id=account.user_id)
+    if code is not None and unused.filter(digest__in=crypto.digests(code)).update(used_at=now):
+        account.unlock()
+        TOTPDevice.objects.filter(user_id=account.user_id).update(
+            failure_count=0, last_failure_at=None
+        )
+        if conf.TOTP_REMEMBER_FORGET_ON_RECOVERY:
+            account.forget_browsers()
+        return Result(Outcome.ACCEPTED, device, recovery_codes_left=unused.count())
+    account.record_failure(now)
+    locked = account.is_locked
+    return Result(Outcome.INVALID, newly_locked=(account,) if locked else (), locked_out=locked)
 
 
 def reset_user(
     user: Any, *, actor: Any = None, request: HttpRequest | None = None, event: str = "reset"
 ) -> int:
-    """Remove all of ``user``'s devices; their sessions are de-verified on the next request.
+    """Remove all of ``user``'s devices, recovery codes and remembered browsers.
 
-    Returns the number of devices removed.
+    Their sessions are de-verified on the next request. Returns the number of devices removed.
     """
     with transaction.atomic():
         device_ids = list(TOTPDevice.objects.filter(user=user).values_list("pk", flat=True))
         TOTPDevice.objects.filter(pk__in=device_ids).delete()
+        RecoveryCode.objects.filter(user=user).delete()
+        # The account row holds the remember token and the recovery-code failures: a new one
+        # is made when needed.
+        TOTPAccount.objects.filter(user=user).delete()
     signals.devices_reset.send(
         TOTPDevice, user=user, actor=actor, request=request, device_ids=device_ids
     )
@@ -251,10 +384,112 @@ def disable_for_user(user: Any, *, request: HttpRequest | None = None) -> int:
 def unlock_device(
     device: TOTPDevice, *, actor: Any = None, request: HttpRequest | None = None
 ) -> None:
-    """Clear a device's failures so its owner can try again (R14)."""
-    device.unlock()
+    """Clear a device's failures, and the owner's recovery-code failures, so they can try again."""
+    with transaction.atomic():
+        device.unlock()
+        TOTPAccount.objects.filter(user_id=device.user_id).update(
+            failure_count=0, last_failure_at=None
+        )
     signals.device_unlocked.send(
         TOTPDevice, user=device.user, device=device, actor=actor, request=request
     )
     actor_id = getattr(actor, "pk", None)
     log_event("unlocked", user=device.user, device=device, request=request, actor_id=actor_id)
+
+
+def remove_device(user: Any, device_id: int, *, request: HttpRequest | None = None) -> bool:
+    """The user removes one of their confirmed devices; False if the policy forbids it.
+
+    Under a policy that requires 2FA the last device stays (R25). Removing the last device
+    otherwise turns 2FA off, recovery codes and remembered browsers included. Raises
+    ``TOTPDevice.DoesNotExist`` for a device that is not the user's. Callers check step-up (R5).
+    """
+    with transaction.atomic():
+        devices = lock_rows(TOTPDevice.objects.confirmed().filter(user=user))
+        target = next((d for d in devices if d.pk == device_id), None)
+        if target is None:
+            raise TOTPDevice.DoesNotExist(device_id)
+        if len(devices) == 1 and enrolment_required(user):
+            return False
+        target.delete()
+        if len(devices) == 1:
+            RecoveryCode.objects.filter(user=user).delete()
+            TOTPAccount.objects.filter(user=user).delete()
+    _report_removed(user, target, device_id, request, event="device_removed")
+    return True
+
+
+def _report_removed(
+    user: Any, device: TOTPDevice, device_id: int, request: HttpRequest | None, *, event: str
+) -> None:
+    """``device`` is deleted (its ``pk`` is ``None``); ``device_id`` is the id it had."""
+    signals.device_removed.send(TOTPDevice, user=user, device=device, actor=user, request=request)
+    log_event(event, user=user, request=request, removed_device_id=device_id)
+
+
+def rename_device(user: Any, device_id: int, name: str) -> None:
+    """Raises ``TOTPDevice.DoesNotExist`` for a device that is not the user's."""
+    if not TOTPDevice.objects.confirmed().filter(user=user, pk=device_id).update(name=name):
+        raise TOTPDevice.DoesNotExist(device_id)
+
+
+def forget_browsers(user: Any, *, request: HttpRequest | None = None) -> None:
+    """Every "remember this browser" cookie of the user stops working (R23)."""
+    with transaction.atomic():
+        _locked_account(user).forget_browsers()
+    log_event("browsers_forgotten", user=user, request=request)
+
+
+REMEMBER_SALT = "django_totp.remember"
+
+
+def _remember_digest(user: Any, device_id: int, token: str) -> str:
+    # SECURITY: the session auth hash changes with the password, so a password change ends
+    # every remembered browser without a write here (R23).
+    value = f"{token}:{device_id}:{user.get_session_auth_hash()}"
+    return salted_hmac(REMEMBER_SALT, value, algorithm="sha256").hexdigest()
+
+
+def remember_cookie_value(user: Any, device: TOTPDevice) -> str:
+    """The signed value of a "remember this browser" cookie for ``user`` and ``device``."""
+    account, _ = TOTPAccount.objects.get_or_create(user=user)
+    digest = _remember_digest(user, device.pk, account.remember_token)
+    return signing.dumps({"u": str(user.pk), "d": device.pk, "v": digest}, salt=REMEMBER_SALT)
+
+
+def remembered_device(user: Any, cookie_value: str | None) -> TOTPDevice | None:
+    """The confirmed device a valid remember cookie vouches for, else ``None`` (R23).
+
+    Tampered, expired, foreign and revoked cookies, and every cookie while
+    ``TOTP_REMEMBER_DAYS`` is 0, are ignored.
+    """
+    days = conf.TOTP_REMEMBER_DAYS
+    if not cookie_value or days <= 0:
+        return None
+    try:
+        # SECURITY: the expiry is checked here from the signed timestamp, not left to the
+        # browser's cookie expiry.
+        payload = signing.loads(cookie_value, salt=REMEMBER_SALT, max_age=days * 86400)
+    except signing.BadSignature:
+        return None
+    if not isinstance(payload, dict) or payload.get("u") != str(user.pk):
+        return None
+    if not isinstance(payload.get("d"), int):
+        return None
+    device = TOTPDevice.objects.confirmed().filter(user=user, pk=payload["d"]).first()
+    account = TOTPAccount.objects.filter(user=user).first()
+    if device is None or account is None:
+        return None
+    expected = _remember_digest(user, device.pk, account.remember_token)
+    return device if constant_time_compare(str(payload.get("v")), expected) else None
+
+
+def sign_in_remembered(
+    user: Any, cookie_value: str | None, *, request: HttpRequest | None = None
+) -> TOTPDevice | None:
+    """At password login: the device a valid remember cookie stands in for, reported as used."""
+    device = remembered_device(user, cookie_value)
+    if device is not None:
+        signals.remembered_browser_used.send(TOTPDevice, user=user, request=request)
+        log_event("remembered", user=user, device=device, request=request)
+    return device

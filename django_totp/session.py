@@ -15,6 +15,7 @@ from django.middleware.csrf import rotate_token
 
 from .conf import conf
 from .models import TOTPDevice
+from .services import enrolment_required
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -50,13 +51,6 @@ class TOTPState:
 ANONYMOUS = TOTPState()
 
 
-def enrolment_required(user: Any) -> bool:
-    policy = conf.TOTP_REQUIRED_FOR
-    if policy == "everyone":
-        return True
-    return policy == "staff" and bool(user.is_staff or user.is_superuser)
-
-
 def load_state(request: HttpRequest) -> TOTPState:
     """The session's state: no query for anonymous users, one for authenticated ones."""
     user = request.user
@@ -90,6 +84,23 @@ def mark_verified(request: HttpRequest, device: TOTPDevice) -> None:
         "at": time.time(),
     }
     request.session.pop(PASSWORD_AT_KEY, None)
+
+
+def rebind(request: HttpRequest, removed_device_id: int, user: Any) -> bool:
+    """Keep this session verified after its user removed a device; False if none is left.
+
+    A session verified by the removed device is recorded against another of the user's devices,
+    keeping the verification time so step-up still expires on schedule. Other sessions verified
+    by the removed device are revoked as usual.
+    """
+    remaining = TOTPDevice.objects.confirmed().filter(user=user).order_by("pk").first()
+    record = request.session.get(VERIFIED_KEY)
+    if remaining is None:
+        forget_verification(request)
+        return False
+    if record and record.get("device") == removed_device_id:
+        request.session[VERIFIED_KEY] = {**record, "device": remaining.pk}
+    return True
 
 
 def forget_verification(request: HttpRequest) -> None:

@@ -16,7 +16,17 @@ Every signal is sent with ``sender=TOTPDevice`` and these keyword arguments:
     ``None`` from a management command), ``request``, ``device_ids``: all of the user's devices
     were removed.
 ``device_unlocked``
-    ``user``, ``device``, ``actor``, ``request``: staff cleared a device's failures.
+    ``user``, ``device``, ``actor``, ``request``: staff cleared a device's failures (``actor``
+    is ``None`` from a management command).
+``device_removed``
+    ``user``, ``device``, ``actor``, ``request``: one device was removed by its owner from the
+    management page, or replaced by a new one (``actor`` is that user). ``device`` is the
+    removed instance; its row is already deleted, so read its ``name``, not its relations.
+``recovery_code_used``
+    ``user``, ``request``, ``remaining`` (how many unused recovery codes the user has left): a
+    recovery code verified the session.
+``remembered_browser_used``
+    ``user``, ``request``: a remembered-browser cookie let the session skip the code step.
 """
 
 from __future__ import annotations
@@ -29,3 +39,6 @@ verification_failed = Signal()
 device_locked = Signal()
 devices_reset = Signal()
 device_unlocked = Signal()
+device_removed = Signal()
+recovery_code_used = Signal()
+remembered_browser_used = Signal()

@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.db import DatabaseError
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render, resolve_url
 from django.urls import NoReverseMatch
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 
-from . import oath, qr, services, session
+from . import oath, qr, remember, services, session
 from .conf import conf
-from .forms import CodeForm, ConfirmDeviceForm
+from .forms import CodeForm, ConfirmDeviceForm, RecoveryCodeForm, RenameDeviceForm, VerifyForm
 from .models import TOTPDevice
 from .redirects import safe_next, url_with_next
 
@@ -41,19 +43,30 @@ def issuer_for(request: HttpRequest) -> str:
 
 sensitive = [never_cache, sensitive_post_parameters("code")]
 
+# Few enough recovery codes left that the user is asked to make new ones.
+FEW_RECOVERY_CODES = 3
+
 
 @method_decorator(sensitive, name="dispatch")
 class TOTPView(LoginRequiredMixin, View):
-    """Shared handling: no caching (R6), and a database outage is a 503, never a 500."""
+    """Shared handling: no caching (R6), a database outage is a 503 and a missing device a 404."""
 
     template_name: str
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         try:
-            return super().dispatch(request, *args, **kwargs)
+            refusal = self.refuse(request) if request.user.is_authenticated else None
+            return refusal or super().dispatch(request, *args, **kwargs)
+        except TOTPDevice.DoesNotExist:
+            # Not the user's device, or removed by a request that came first.
+            raise Http404 from None
         except DatabaseError:
             services.log_event("database_error", user=request.user, request=request)
             return render(request, "django_totp/unavailable.html", status=503)
+
+    def refuse(self, request: HttpRequest) -> HttpResponse | None:
+        """A response that replaces the page for this signed-in user, or ``None``."""
+        return None
 
     def render(
         self, request: HttpRequest, template: str | None = None, **context: Any
@@ -66,6 +79,7 @@ class VerifyView(TOTPView):
     """Asks for a code from one of the user's confirmed devices, then goes on to ``next``."""
 
     template_name = "django_totp/verify.html"
+    form_class: type[CodeForm] = VerifyForm
 
     def get(self, request: HttpRequest) -> HttpResponse:
         state = current_state(request)
@@ -73,41 +87,119 @@ class VerifyView(TOTPView):
             target = conf.TOTP_SETUP_URL if state.must_enrol else None
             next_url = request.GET.get("next")
             return redirect(url_with_next(target, next_url) if target else safe_next(request))
-        return self.render(request, form=CodeForm(request=request))
+        return self.page(request, self.form_class(request=request))
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        form = CodeForm(request.POST, request=request)
+        form = self.form_class(request.POST, request=request)
         if not form.is_valid():
-            return self.render(request, form=form)
+            return self.page(request, form)
         assert form.result is not None and form.result.device is not None
         session.mark_verified(request, form.result.device)
+        return self.verified(request, form)
+
+    def verified(self, request: HttpRequest, form: CodeForm) -> HttpResponse:
+        response = HttpResponseRedirect(safe_next(request))
+        if form.cleaned_data.get("remember"):
+            assert form.result is not None and form.result.device is not None
+            value = services.remember_cookie_value(request.user, form.result.device)
+            remember.set_cookie(response, value)
+        return response
+
+    def page(self, request: HttpRequest, form: CodeForm) -> HttpResponse:
+        next_url = request.GET.get("next")
+        return self.render(
+            request,
+            form=form,
+            recovery_url=url_with_next(conf.TOTP_RECOVERY_URL, next_url),
+            verify_url=url_with_next(conf.TOTP_VERIFY_URL, next_url),
+        )
+
+
+class RecoveryView(VerifyView):
+    """A recovery code in place of a code, for a lost or locked phone (R22)."""
+
+    template_name = "django_totp/recovery.html"
+    form_class = RecoveryCodeForm
+
+    def verified(self, request: HttpRequest, form: CodeForm) -> HttpResponse:
+        assert form.result is not None and form.result.recovery_codes_left is not None
+        left = form.result.recovery_codes_left
+        message = ngettext(
+            "You have %(count)d recovery code left.",
+            "You have %(count)d recovery codes left.",
+            left,
+        ) % {"count": left}
+        if left <= FEW_RECOVERY_CODES:
+            messages.warning(
+                request, message + " " + _("Make a new set on the two-factor settings page.")
+            )
+        else:
+            messages.info(request, message)
         return HttpResponseRedirect(safe_next(request))
 
 
-class SetupView(TOTPView):
-    """Enrolment: start, show the QR code and secret, then confirm with a first code (R4-R6)."""
+class StepUpView(TOTPView):
+    """A page that changes 2FA: it needs a verification within ``TOTP_STEP_UP_SECONDS`` (R5).
+
+    Anything older sends the user to the verify page, which comes back here afterwards.
+    """
+
+    step_up_message = _("Enter a code from your app to confirm it's you.")
+
+    def refuse(self, request: HttpRequest) -> HttpResponse | None:
+        state = current_state(request)
+        # SECURITY: a password-only or stale session changes nothing here and never sees a
+        # new secret (R5).
+        if not state.has_device or state.verified_within(conf.TOTP_STEP_UP_SECONDS):
+            return None
+        messages.info(request, str(self.step_up_message))
+        back = request.get_full_path() if request.method == "GET" else request.path
+        return redirect(url_with_next(conf.TOTP_VERIFY_URL, back))
+
+
+def recovery_codes_page(
+    view: TOTPView, request: HttpRequest, codes: list[str], next_url: str
+) -> HttpResponse:
+    """The one time a set of recovery codes is shown, with ways to keep them (R22)."""
+    text = "\n".join(
+        [_("Recovery codes for %(account)s") % {"account": account_label(request)}, "", *codes]
+    )
+    return view.render(
+        request,
+        "django_totp/recovery_codes.html",
+        codes=codes,
+        download_href="data:text/plain;charset=utf-8," + quote(text + "\n"),
+        next_url=next_url,
+    )
+
+
+def account_label(request: HttpRequest) -> str:
+    return f"{issuer_for(request)}: {request.user.get_username()}"
+
+
+class SetupView(StepUpView):
+    """Enrolment: start, show the QR code and secret, then confirm with a first code (R4-R6).
+
+    Adding a device to an enrolled account needs step-up (R5); ``?replace=<id>`` makes the new
+    device replace one of the user's devices when it is confirmed (R25).
+    """
 
     template_name = "django_totp/setup.html"
-
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if request.user.is_authenticated:
-            state = current_state(request)
-            # SECURITY: adding a device to an enrolled account needs a recent second factor,
-            # so a password-only session never sees a new secret (R5).
-            if state.has_device and not state.verified_within(conf.TOTP_STEP_UP_SECONDS):
-                messages.info(request, _("Enter a code from your current app to add another."))
-                return redirect(url_with_next(conf.TOTP_VERIFY_URL, request.get_full_path()))
-        return super().dispatch(request, *args, **kwargs)
+    step_up_message = _("Enter a code from your current app to add another.")
 
     def get(self, request: HttpRequest) -> HttpResponse:
         device = services.pending_device(request.user)
         if device is None:
-            return self.render(request, "django_totp/setup_start.html", digits=conf.TOTP_DIGITS)
+            replaces = self.replaced_device(request, request.GET.get("replace"))
+            return self.render(
+                request, "django_totp/setup_start.html", digits=conf.TOTP_DIGITS, replaces=replaces
+            )
         return self.show(request, device, ConfirmDeviceForm(request=request, device=device))
 
     def post(self, request: HttpRequest) -> HttpResponse:
         if "start" in request.POST:
-            services.start_setup(request.user)
+            replaces = self.replaced_device(request, request.POST.get("replace"))
+            services.start_setup(request.user, replaces=replaces.pk if replaces else None)
             return redirect(request.get_full_path())
         device = services.pending_device(request.user)
         if device is None:
@@ -116,9 +208,20 @@ class SetupView(TOTPView):
         form = ConfirmDeviceForm(request.POST, request=request, device=device)
         if not form.is_valid():
             return self.show(request, device, form)
+        assert form.result is not None
         session.mark_verified(request, device)
         messages.success(request, _("Two-factor authentication is on."))
+        if form.result.recovery_codes:
+            return recovery_codes_page(
+                self, request, list(form.result.recovery_codes), safe_next(request)
+            )
         return HttpResponseRedirect(safe_next(request))
+
+    @staticmethod
+    def replaced_device(request: HttpRequest, raw_id: str | None) -> TOTPDevice | None:
+        if not raw_id or not raw_id.isascii() or not raw_id.isdigit():
+            return None
+        return TOTPDevice.objects.confirmed().filter(user=request.user, pk=int(raw_id)).first()
 
     def show(self, request: HttpRequest, device: TOTPDevice, form: CodeForm) -> HttpResponse:
         user = request.user
@@ -145,7 +248,7 @@ class DisableView(TOTPView):
         return self.page(request, self.form(request))
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        if session.enrolment_required(request.user):
+        if services.enrolment_required(request.user):
             return self.page(request, None, status=403)
         form = self.form(request, request.POST)
         if form is not None and not form.is_valid():
@@ -153,7 +256,7 @@ class DisableView(TOTPView):
         services.disable_for_user(request.user, request=request)
         session.forget_verification(request)
         messages.success(request, _("Two-factor authentication is off."))
-        return HttpResponseRedirect(safe_next(request))
+        return remember.delete_cookie(HttpResponseRedirect(safe_next(request)))
 
     @staticmethod
     def form(request: HttpRequest, data: Any = None) -> CodeForm | None:
@@ -168,7 +271,114 @@ class DisableView(TOTPView):
             request,
             form=form,
             has_device=state.has_device,
-            required=session.enrolment_required(request.user),
+            required=services.enrolment_required(request.user),
         )
         response.status_code = status
         return response
+
+
+class ManageView(StepUpView):
+    """The user's two-factor settings: devices, recovery codes, remembered browsers."""
+
+    template_name = "django_totp/manage.html"
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        user = request.user
+        remembered = services.remembered_device(
+            user, request.COOKIES.get(conf.TOTP_REMEMBER_COOKIE_NAME)
+        )
+        devices = TOTPDevice.objects.confirmed().filter(user=user).order_by("created_at", "pk")
+        return self.render(
+            request,
+            devices=list(devices),
+            recovery_codes_left=services.recovery_codes_left(user),
+            few_recovery_codes=FEW_RECOVERY_CODES,
+            remember_days=conf.TOTP_REMEMBER_DAYS,
+            browser_remembered=remembered is not None,
+            required=services.enrolment_required(user),
+        )
+
+
+class DeviceView(StepUpView):
+    """A page about one of the user's own confirmed devices; anyone else's is a 404."""
+
+    def device(self, request: HttpRequest, pk: int) -> TOTPDevice:
+        return TOTPDevice.objects.confirmed().get(user=request.user, pk=pk)
+
+
+class RenameDeviceView(DeviceView):
+    template_name = "django_totp/rename_device.html"
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        device = self.device(request, pk)
+        form = RenameDeviceForm(initial={"name": device.name})
+        return self.render(request, form=form, device=device)
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        device = self.device(request, pk)
+        form = RenameDeviceForm(request.POST)
+        if not form.is_valid():
+            return self.render(request, form=form, device=device)
+        services.rename_device(request.user, device.pk, form.cleaned_data["name"])
+        messages.success(request, _("The device was renamed."))
+        return redirect("django_totp:manage")
+
+
+class RemoveDeviceView(DeviceView):
+    template_name = "django_totp/remove_device.html"
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        return self.page(request, self.device(request, pk))
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        device = self.device(request, pk)
+        if not services.remove_device(request.user, device.pk, request=request):
+            return self.page(request, device, status=403)
+        messages.success(request, _("“%(name)s” was removed.") % {"name": device.name})
+        if not session.rebind(request, device.pk, request.user):
+            messages.info(request, _("Two-factor authentication is off."))
+            return remember.delete_cookie(redirect("django_totp:manage"))
+        return redirect("django_totp:manage")
+
+    def page(self, request: HttpRequest, device: TOTPDevice, status: int = 200) -> HttpResponse:
+        others = TOTPDevice.objects.confirmed().filter(user=request.user).exclude(pk=device.pk)
+        is_last = not others.exists()
+        response = self.render(
+            request,
+            device=device,
+            is_last=is_last,
+            refused=is_last and services.enrolment_required(request.user),
+        )
+        response.status_code = status
+        return response
+
+
+class RecoveryCodesView(StepUpView):
+    """Make a new set of recovery codes; the old set stops working at once (R22)."""
+
+    template_name = "django_totp/regenerate_codes.html"
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        if not current_state(request).has_device:
+            return redirect("django_totp:manage")
+        return self.render(request, recovery_codes_left=services.recovery_codes_left(request.user))
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        if not current_state(request).has_device:
+            return redirect("django_totp:manage")
+        codes = services.regenerate_recovery_codes(request.user, request=request)
+        return recovery_codes_page(self, request, codes, resolve_url("django_totp:manage"))
+
+
+class ForgetBrowsersView(StepUpView):
+    """Every remembered browser, this one included, asks for a code again (R23)."""
+
+    template_name = "django_totp/forget_browsers.html"
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        return self.render(request)
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        services.forget_browsers(request.user, request=request)
+        messages.success(request, _("Every browser will ask for a code at the next sign-in."))
+        return remember.delete_cookie(redirect("django_totp:manage"))

@@ -6,7 +6,7 @@ from collections.abc import Callable
 import pytest
 from django.test import Client
 
-from django_totp import oath
+from django_totp import oath, services
 from django_totp.models import TOTPDevice
 
 PASSWORD = "correct horse battery staple"
@@ -38,6 +38,35 @@ def make_device(user, *, confirmed: bool = True, **fields) -> TOTPDevice:
 @pytest.fixture
 def device(user) -> TOTPDevice:
     return make_device(user)
+
+
+@pytest.fixture
+def recovery_codes(user, device) -> list[str]:
+    """A fresh set of the user's recovery codes, as shown to them (grouped)."""
+    return services.regenerate_recovery_codes(user)
+
+
+@pytest.fixture
+def receive():
+    """``receive(signal)`` records the keyword arguments of each send, for this test only.
+
+    Disconnects only its own receivers, so the app's (notifications) stay connected.
+    """
+    connected = []
+
+    def connect(signal) -> list[dict]:
+        calls: list[dict] = []
+
+        def receiver(sender, **kwargs):
+            calls.append(kwargs)
+
+        signal.connect(receiver, weak=False)
+        connected.append((signal, receiver))
+        return calls
+
+    yield connect
+    for signal, receiver in connected:
+        signal.disconnect(receiver)
 
 
 CodeFor = Callable[..., str]

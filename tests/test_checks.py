@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
@@ -19,6 +24,7 @@ def test_the_test_settings_pass_every_check():
     assert checks.check_middleware() == []
     assert checks.check_apps() == []
     assert checks.check_settings() == []
+    assert checks.check_user_admin() == []
 
 
 def test_missing_middleware(settings):
@@ -60,6 +66,12 @@ def test_middleware_before_messages_is_a_warning(settings):
         ("TOTP_EXEMPT_URLS", "health", "E011"),
         ("TOTP_ENCRYPTION_KEYS", ["short"], "E012"),
         ("TOTP_ISSUER", None, "E013"),
+        ("TOTP_REMEMBER_DAYS", -1, "E015"),
+        ("TOTP_REMEMBER_DAYS", "30", "E015"),
+        ("TOTP_REMEMBER_COOKIE_NAME", "sessionid", "E016"),
+        ("TOTP_REMEMBER_COOKIE_NAME", "", "E016"),
+        ("TOTP_REMEMBER_FORGET_ON_RECOVERY", "yes", "E017"),
+        ("TOTP_NOTIFY_BY_EMAIL", "no", "E018"),
     ],
 )
 def test_invalid_settings_are_reported_with_a_hint(settings, name, value, check_id):
@@ -92,3 +104,33 @@ def test_deploy_check_warns_about_insecure_cookies(settings):
     settings.SESSION_COOKIE_SECURE = settings.CSRF_COOKIE_SECURE = True
     settings.SESSION_COOKIE_HTTPONLY = True
     assert checks.check_deploy_cookies() == []
+
+
+def test_a_user_admin_without_the_2fa_panel_is_a_warning(monkeypatch):
+    from django.contrib import admin
+    from django.contrib.auth import get_user_model
+
+    monkeypatch.setattr(admin.site._registry[get_user_model()], "inlines", [])
+    messages = checks.check_user_admin()
+    assert ids(messages) == ["django_totp.W005"]
+    assert "auth.User" in messages[0].msg and "TOTPDeviceInline" in messages[0].hint
+
+
+def test_listing_django_totp_before_the_admin_is_reported_by_manage_py_check(tmp_path):
+    # App order decides whether the user admin is registered when django_totp's ready() runs.
+    (tmp_path / "early_settings.py").write_text(
+        "from tests.settings import *  # noqa\n"
+        "INSTALLED_APPS = ['django_totp'] + [a for a in INSTALLED_APPS if a != 'django_totp']\n"
+    )
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(root)])}
+    child = subprocess.run(
+        [sys.executable, "-m", "django", "check", "--settings", "early_settings"],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert child.returncode == 0, child.stderr
+    assert "django_totp.W005" in child.stderr + child.stdout

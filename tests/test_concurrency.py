@@ -13,7 +13,7 @@ import pytest
 from django.db import connections
 from django.test import Client
 
-from django_totp.models import TOTPDevice
+from django_totp.models import RecoveryCode, TOTPAccount, TOTPDevice
 
 from .conftest import PASSWORD
 
@@ -88,3 +88,26 @@ def test_concurrent_confirmations_activate_the_device_once(user, code_for, setti
     assert TOTPDevice.objects.filter(user=user, confirmed=True).count() == 1
     # Losers are sent back to setup, which now asks them to verify: one session got through.
     assert [c.get("/private/").status_code for c in clients].count(200) == 1
+
+
+def test_one_recovery_code_submitted_at_once_succeeds_exactly_once(user, recovery_codes):
+    clients = logged_in_clients(user, CLIENTS)
+    code = recovery_codes[0]
+    statuses = all_at_once(
+        clients, lambda c: c.post("/2fa/verify/recovery/", {"code": code}).status_code
+    )
+    print(f"\n{CLIENTS} concurrent submissions of one recovery code: {dict(statuses)}")
+    assert statuses == Counter({302: 1, 200: CLIENTS - 1})
+    assert [c.get("/private/").status_code for c in clients].count(200) == 1
+    assert RecoveryCode.objects.unused().filter(user=user).count() == 9
+
+
+def test_concurrent_wrong_recovery_codes_lose_no_failure_increments(user, recovery_codes, settings):
+    settings.TOTP_THROTTLE_FACTOR = 0
+    settings.TOTP_MAX_FAILURES = 100
+    clients = logged_in_clients(user, CLIENTS)
+    statuses = all_at_once(
+        clients, lambda c: c.post("/2fa/verify/recovery/", {"code": "zzzz-zzzz-zzzz"}).status_code
+    )
+    assert statuses == Counter({200: CLIENTS})
+    assert TOTPAccount.objects.get(user=user).failure_count == CLIENTS

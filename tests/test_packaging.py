@@ -46,6 +46,7 @@ def wheel_names(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
     "name",
     [
         "django_totp/templates/django_totp/verify.html",
+        "django_totp/static/django_totp/recovery-codes.js",
         "django_totp/migrations/0001_initial.py",
         "django_totp/py.typed",
     ],

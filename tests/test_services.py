@@ -99,15 +99,11 @@ def test_back_off_doubles_with_each_failure(user, device, clock):
 
 @override_settings(TOTP_THROTTLE_FACTOR=0, TOTP_MAX_FAILURES=3)
 def test_device_locks_after_max_failures_and_a_correct_code_is_refused(
-    user, device, code_for, clock
+    user, device, code_for, clock, receive
 ):
-    received = []
-    signals.device_locked.connect(lambda **kw: received.append(kw), weak=False)
-    try:
-        for _ in range(3):
-            services.verify_code(user, "000000")
-    finally:
-        signals.device_locked.receivers.clear()
+    received = receive(signals.device_locked)
+    for _ in range(3):
+        services.verify_code(user, "000000")
     assert len(received) == 1 and received[0]["device"] == device
     result = services.verify_code(user, code_for(device))
     assert result.outcome is Outcome.LOCKED
@@ -192,22 +188,15 @@ def test_reset_removes_every_device_of_the_user(user, staff_user, clock):
     assert not TOTPDevice.objects.filter(user=user).exists()
 
 
-def test_signals_carry_their_documented_arguments(user, device, code_for, clock):
-    seen = {}
-    for name in ("verification_succeeded", "verification_failed"):
-        getattr(signals, name).connect(
-            lambda name=name, **kw: seen.setdefault(name, kw), weak=False
-        )
-    try:
-        services.verify_code(user, "000000")
-        clock.shift(5)
-        services.verify_code(user, code_for(device))
-    finally:
-        signals.verification_succeeded.receivers.clear()
-        signals.verification_failed.receivers.clear()
-    assert seen["verification_failed"]["reason"] is Outcome.INVALID
-    assert seen["verification_failed"]["user"] == user
-    assert seen["verification_succeeded"]["device"] == device
+def test_signals_carry_their_documented_arguments(user, device, code_for, clock, receive):
+    succeeded = receive(signals.verification_succeeded)
+    failed = receive(signals.verification_failed)
+    services.verify_code(user, "000000")
+    clock.shift(5)
+    services.verify_code(user, code_for(device))
+    assert failed[0]["reason"] is Outcome.INVALID
+    assert failed[0]["user"] == user
+    assert succeeded[0]["device"] == device
 
 
 def test_security_log_records_events_without_codes_or_secrets(
@@ -228,18 +217,16 @@ def test_security_log_records_events_without_codes_or_secrets(
 
 
 @override_settings(TOTP_THROTTLE_FACTOR=0, TOTP_MAX_FAILURES=2)
-def test_locking_several_devices_at_once_is_signalled_and_logged_for_each(user, clock, caplog):
+def test_locking_several_devices_at_once_is_signalled_and_logged_for_each(
+    user, clock, caplog, receive
+):
     devices = [make_device(user), make_device(user, name="Backup phone")]
-    received = []
-    signals.device_locked.connect(lambda **kw: received.append(kw["device"]), weak=False)
-    try:
-        with caplog.at_level(logging.INFO, logger="django_totp"):
-            services.verify_code(user, "000000")
-            result = services.verify_code(user, "000000")
-    finally:
-        signals.device_locked.receivers.clear()
+    received = receive(signals.device_locked)
+    with caplog.at_level(logging.INFO, logger="django_totp"):
+        services.verify_code(user, "000000")
+        result = services.verify_code(user, "000000")
     assert result.locked_out and set(result.newly_locked) == set(devices)
-    assert set(received) == set(devices)
+    assert {kw["device"] for kw in received} == set(devices)
     locked_logs = [r.totp["device_id"] for r in caplog.records if r.totp["event"] == "locked"]
     assert sorted(locked_logs) == sorted(d.pk for d in devices)
 

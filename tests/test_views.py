@@ -163,7 +163,7 @@ class TestVerify:
         self, password_client, device, code_for
     ):
         with mock.patch(
-            "django_totp.services.lock_devices",
+            "django_totp.services.lock_rows",
             side_effect=OperationalError("server closed the connection unexpectedly"),
         ):
             response = password_client.post(VERIFY, {"code": code_for(device)})
@@ -218,7 +218,10 @@ class TestSetup:
     ):
         device = start_setup(password_client)
         response = password_client.post(f"{SETUP}?next=/private/", {"code": code_for(device)})
-        assert response["Location"] == "/private/"
+        # The first device comes with recovery codes, shown once, then a link on to ``next``.
+        assert response.status_code == 200
+        assert response.context["next_url"] == "/private/"
+        assert len(response.context["codes"]) == 10
         device.refresh_from_db()
         assert device.confirmed
         assert password_client.get("/private/").content == b"private page"
@@ -272,7 +275,7 @@ def test_a_connection_lost_mid_verification_is_a_503_on_postgresql(
 
     if connection.vendor != "postgresql":
         pytest.skip("needs a server whose connection can be terminated")
-    real_lock = services.lock_devices
+    real_lock = services.lock_rows
 
     def lock_after_losing_the_connection(devices):
         with connection.cursor() as cursor:
@@ -280,7 +283,7 @@ def test_a_connection_lost_mid_verification_is_a_503_on_postgresql(
             cursor.execute("SELECT pg_terminate_backend(pg_backend_pid())")
         return real_lock(devices)
 
-    with mock.patch("django_totp.services.lock_devices", lock_after_losing_the_connection):
+    with mock.patch("django_totp.services.lock_rows", lock_after_losing_the_connection):
         response = password_client.post(VERIFY, {"code": code_for(device)})
     assert response.status_code == 503
     assert "try again" in errors(response).lower()
@@ -392,7 +395,7 @@ class TestStepUpAndOtherPages:
         device = start_setup(password_client)
         query = urlencode({"next": payload})
         response = password_client.post(f"{SETUP}?{query}", {"code": code_for(device)})
-        assert response["Location"] == "/"
+        assert response.context["next_url"] == "/"
         if path == DISABLE:
             assert password_client.post(f"{DISABLE}?{query}")["Location"] == "/"
 

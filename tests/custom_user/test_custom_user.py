@@ -6,7 +6,7 @@ import time
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.test import Client
+from django.test import Client, override_settings
 
 from django_totp import oath, services
 from django_totp.models import TOTPDevice
@@ -28,7 +28,9 @@ def test_enrol_verify_and_reset_with_an_email_user():
     device = TOTPDevice.objects.get(user=user)
     html = client.get("/2fa/setup/").content.decode()
     assert "otpauth://totp/Test%20Site:%C3%BC.ser%2Bx%40example.com?" in html
-    assert client.post("/2fa/setup/", {"code": current_code(device)}).status_code == 302
+    response = client.post("/2fa/setup/", {"code": current_code(device)})
+    assert response.status_code == 200
+    recovery_codes = response.context["codes"]
     assert client.get("/private/").content == b"private page"
 
     other = Client()
@@ -36,6 +38,15 @@ def test_enrol_verify_and_reset_with_an_email_user():
     assert other.get("/private/")["Location"].startswith("/2fa/verify/")
     assert other.post("/2fa/verify/", {"code": current_code(device, 1)}).status_code == 302
     assert other.get("/private/").content == b"private page"
+
+    third = Client()
+    third.force_login(user)
+    assert third.post("/2fa/verify/recovery/", {"code": recovery_codes[0]}).status_code == 302
+    assert third.get("/private/").content == b"private page"
+
+    with override_settings(TOTP_REMEMBER_DAYS=1):
+        cookie = services.remember_cookie_value(user, device)
+        assert services.remembered_device(user, cookie) == device
 
     services.reset_user(user)
     assert client.get("/private/")["Location"].startswith("/login/")

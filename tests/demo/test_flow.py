@@ -66,8 +66,10 @@ def test_register_enrol_sign_out_and_sign_in_again_with_a_code(client, code_for,
     device = TOTPDevice.objects.get(user__username="bob")
     code = oath.code_at_step(device.secret, oath.time_step(time.time(), device.period))
     response = client.post("/2fa/setup/", {"code": code})
-    assert response.status_code == 302
-    assert response["Location"] == "/account/"
+    assert response.status_code == 200
+    assert "will not be shown again" in text(response)
+    assert text(response).count("<code>") == 10
+    assert 'href="/account/"' in text(response)
 
     response = client.get("/account/")
     assert response.status_code == 200
@@ -186,8 +188,9 @@ def demo_pages(client: Client, user, code_for) -> dict[str, str]:
     client.post("/2fa/setup/", {"start": "1"})
     pages["/2fa/setup/ (QR)"] = text(client.get("/2fa/setup/"))
     device = TOTPDevice.objects.get(user=user)
-    client.post("/2fa/setup/", {"code": code_for(device)})
+    pages["/2fa/setup/ (codes)"] = text(client.post("/2fa/setup/", {"code": code_for(device)}))
     pages["/account/"] = text(client.get("/account/"))
+    pages["/2fa/manage/"] = text(client.get("/2fa/manage/"))
     client.post("/logout/")
     client.login(username=user.get_username(), password=PASSWORD)
     pages["/2fa/verify/"] = text(client.get("/2fa/verify/"))
@@ -210,3 +213,47 @@ def test_the_2fa_pages_use_the_demo_layout(password_client, device):
     assert "navbar" in page
     assert 'class="card shadow-sm mx-auto demo-card totp-card"' in page
     assert "<title>Enter your authentication code · django-totp demo</title>" in page
+
+
+def test_lost_phone_recovery_code_then_replace_the_phone_from_the_settings_page(client, code_for):
+    """A user saves their codes, loses the phone, gets in with a code and moves to a new one."""
+    client.post("/register/", {"username": "carol", "password1": PASSWORD, "password2": PASSWORD})
+    client.post("/2fa/setup/", {"start": "1"})
+    old_phone = TOTPDevice.objects.get(user__username="carol")
+    saved = client.post("/2fa/setup/", {"code": code_for(old_phone)}).context["codes"]
+    client.post("/logout/")
+
+    response = client.post("/login/", {"username": "carol", "password": PASSWORD}, follow=True)
+    assert "Use a recovery code instead" in text(response)
+    response = client.post(
+        "/2fa/verify/recovery/?next=%2Faccount%2F", {"code": saved[0].upper()}, follow=True
+    )
+    assert response.request["PATH_INFO"] == "/account/"
+    assert "9 recovery codes left" in text(response)
+    assert 'href="/2fa/manage/"' in text(response)
+
+    manage = text(client.get("/2fa/manage/"))
+    assert "9 unused recovery codes" in manage
+    replace = f"/2fa/setup/?replace={old_phone.pk}"
+    assert replace in manage
+    client.post(replace, {"start": "1", "replace": str(old_phone.pk)})
+    new_phone = TOTPDevice.objects.get(user__username="carol", confirmed=False)
+    response = client.post("/2fa/setup/", {"code": code_for(new_phone)})
+    assert response.status_code == 302
+    assert list(TOTPDevice.objects.filter(user__username="carol")) == [new_phone]
+
+
+def test_dont_ask_again_skips_the_code_on_this_browser_only(client, user, device, code_for):
+    assert settings.TOTP_REMEMBER_DAYS == 30
+    client.post("/login/", {"username": user.username, "password": PASSWORD})
+    page = text(client.get("/2fa/verify/"))
+    assert "Don&#x27;t ask again on this browser for 30 days" in page
+    client.post("/2fa/verify/", {"code": code_for(device), "remember": "on"})
+    client.post("/logout/")
+    response = client.post("/login/", {"username": user.username, "password": PASSWORD})
+    assert response["Location"] == "/account/"
+    assert client.get("/account/").status_code == 200
+
+    other_browser = Client()
+    other_browser.post("/login/", {"username": user.username, "password": PASSWORD})
+    assert other_browser.get("/account/")["Location"] == VERIFY_ACCOUNT

@@ -1,0 +1,65 @@
+"""How many users have two-factor authentication, and which devices need attention."""
+
+from __future__ import annotations
+
+import datetime
+import json
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from django_totp.models import TOTPDevice, locked_condition
+
+LABELS = {
+    "users": "Users",
+    "enrolled_users": "Users with 2FA",
+    "confirmed_devices": "Confirmed devices",
+    "pending_devices": "Unfinished setups",
+    "locked_devices": "Locked devices",
+    "unused_devices": "Devices unused for {days}+ days",
+}
+
+
+def status(unused_days: int) -> dict[str, int]:
+    """The counts, in two queries whatever the number of users and devices."""
+    cutoff = timezone.now() - datetime.timedelta(days=unused_days)
+    # A confirmed device is used at least once, at confirmation; older rows may lack the time.
+    unused = Q(last_used_at__lt=cutoff) | Q(last_used_at__isnull=True, created_at__lt=cutoff)
+    confirmed = Q(confirmed=True)
+    counts = TOTPDevice.objects.aggregate(
+        enrolled_users=Count("user", filter=confirmed, distinct=True),
+        confirmed_devices=Count("pk", filter=confirmed),
+        pending_devices=Count("pk", filter=~confirmed),
+        locked_devices=Count("pk", filter=confirmed & locked_condition()),
+        unused_devices=Count("pk", filter=confirmed & unused),
+    )
+    return {"users": get_user_model()._default_manager.count(), **counts}
+
+
+class Command(BaseCommand):
+    help = "Count users, users with 2FA, confirmed, locked and long-unused TOTP devices."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--unused-days",
+            type=int,
+            default=90,
+            metavar="N",
+            help="count confirmed devices not used for N days (default 90)",
+        )
+        parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        unused_days = options["unused_days"]
+        if unused_days < 0:
+            raise CommandError("--unused-days must be 0 or more.")
+        counts = status(unused_days)
+        if options["json"]:
+            self.stdout.write(json.dumps({**counts, "unused_days": unused_days}, sort_keys=True))
+            return
+        width = max(len(label.format(days=unused_days)) for label in LABELS.values())
+        for key, label in LABELS.items():
+            self.stdout.write(f"{label.format(days=unused_days) + ':':<{width + 1}} {counts[key]}")

@@ -1,0 +1,43 @@
+"""Pure recovery-code helpers (R22), with no Django imports.
+
+A code is 12 characters of Crockford's base32 (60 bits from the OS CSPRNG), shown in groups of
+four, e.g. ``k7m2-q9xw-4tpa``. Reading is forgiving the way Crockford intends: case, spaces and
+hyphens do not matter, and ``o``, ``i`` and ``l`` are read as ``0``, ``1`` and ``1``.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford's base32: no i, l, o, u
+CODE_LENGTH = 12  # SECURITY: 12 * 5 = 60 bits, above the 50 R22 asks for
+GROUP = 4
+CODE_COUNT = 10
+_READ_AS = str.maketrans({"o": "0", "i": "1", "l": "1", " ": None, "-": None})
+_ALPHABET_SET = frozenset(ALPHABET)
+
+
+def generate_codes(count: int = CODE_COUNT) -> list[str]:
+    """``count`` distinct new codes in their canonical (ungrouped) form."""
+    codes: set[str] = set()
+    while len(codes) < count:
+        codes.add("".join(secrets.choice(ALPHABET) for _ in range(CODE_LENGTH)))
+    return sorted(codes)
+
+
+def group(code: str) -> str:
+    """``k7m2q9xw4tpa`` -> ``k7m2-q9xw-4tpa``, for reading and writing down."""
+    return "-".join(code[i : i + GROUP] for i in range(0, len(code), GROUP))
+
+
+def normalize(raw: str) -> str | None:
+    """The canonical code for what a user typed, or ``None`` if it cannot be one.
+
+    Only ASCII is considered, so look-alike and full-width characters never match (R12).
+    """
+    if len(raw) > 4 * CODE_LENGTH or not raw.isascii():
+        return None
+    candidate = raw.strip().lower().translate(_READ_AS)
+    if len(candidate) != CODE_LENGTH or not _ALPHABET_SET.issuperset(candidate):
+        return None
+    return candidate
