@@ -36,6 +36,7 @@ INVALID = "That code is not right."
 REPLAYED = "That code has already been used."
 THROTTLED = re.compile(r"Too many attempts\. Try again in (\d+) seconds?\.")
 ENROLLED = "Two-factor authentication is on."
+RECOVERY_INVALID = "That recovery code is not valid or has already been used."
 
 
 def launch_chromium(playwright: Playwright) -> Browser:
@@ -145,6 +146,7 @@ class Account:
     password: str = PASSWORD
     key: OtpAuth | None = None
     last_step: int | None = None  # the step of the last code the site accepted
+    recovery_codes: list[str] = field(default_factory=list)  # as saved from the page
 
     @property
     def app(self) -> OtpAuth:
@@ -204,7 +206,7 @@ class Flow:
         """A form field by its label; crispy-forms marks required ones with an asterisk."""
         return self.page.get_by_label(re.compile(rf"^\s*{re.escape(label)}\s*\*?\s*$"))
 
-    def heading(self, text: str) -> Locator:
+    def heading(self, text: str | re.Pattern[str]) -> Locator:
         return self.page.get_by_role("heading", level=1, name=text)
 
     def open(self, path: str) -> None:
@@ -301,18 +303,27 @@ class Flow:
         raise AssertionError("still asked to wait after three tries")
 
     def confirm_enrolment(self, account: Account) -> None:
-        """Type the app's current code on the QR code page; ends on the account page."""
+        """Type the app's current code on the QR code page; ends on the recovery codes."""
         step = account.app.step()
         self.enter_code(account.app.code(step), "Activate")
         account.last_step = step
-        self.expect_account_page(account)
         expect(self.page.get_by_role("alert").filter(has_text=ENROLLED)).to_be_visible()
+        expect(self.heading("Save your recovery codes")).to_be_visible()
+
+    def save_recovery_codes(self, account: Account) -> None:
+        """Note the codes the page shows once, and go on; ends on the account page."""
+        codes = self.page.locator("#totp-recovery-codes code").all_inner_texts()
+        assert len(codes) == 10 and len(set(codes)) == 10, codes
+        account.recovery_codes = codes
+        self.press(self.page.get_by_role("link", name="I have saved my codes, continue"))
+        self.expect_account_page(account)
 
     def enrol(self, account: Account) -> OtpAuth:
-        """From the first enrolment page to the account page, with a code from the QR code."""
+        """From the first enrolment page to the account page: QR code, code, recovery codes."""
         self.start_enrolment()
         key = self.scan_qr(account)
         self.confirm_enrolment(account)
+        self.save_recovery_codes(account)
         return key
 
     def register_and_enrol(self) -> Account:
@@ -338,6 +349,13 @@ class Flow:
         self.field("Password").fill(account.password)
         self.press_button("Sign in")
         self.expect_verify_page()
+
+    def use_recovery_code(self, code: str) -> None:
+        """From the code page, the way a person without their phone signs in."""
+        self.press(self.page.get_by_role("link", name="Lost your phone? Use a recovery code"))
+        expect(self.heading("Use a recovery code")).to_be_visible()
+        self.field("Recovery code").fill(code)
+        self.press_button("Verify")
 
     def expect_verify_page(self) -> None:
         expect(self.page).to_have_url(re.compile(r"/2fa/verify/\?next=%2Faccount%2F$"))

@@ -35,6 +35,7 @@ def take(browser: Browser, base_url: str, directory: Path) -> list[Path]:
             flow.page.screenshot(path=written[-1], full_page=viewport.phone)
             flow.scan_qr(account)
             flow.confirm_enrolment(account)
+            flow.save_recovery_codes(account)
             flow.sign_out()
             flow.sign_in(account)
             written.append(directory / f"verify-{viewport.name}.png")

@@ -1,12 +1,17 @@
-"""A person registers, scans the QR code, signs out and in again: Chromium at two viewports."""
+"""A person registers, scans the QR code, signs out and in again: Chromium at two viewports.
+
+Then the ways it can go wrong: a wrong code, a replayed code, a lost phone.
+"""
 
 from __future__ import annotations
 
 import re
 
+import pytest
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 
-from .flow import INVALID, REPLAYED, Account, Flow
+from .flow import INVALID, RECOVERY_INVALID, REPLAYED, Account, Flow
 
 
 def test_a_person_registers_scans_the_qr_code_and_reaches_their_account(flow: Flow):
@@ -24,6 +29,8 @@ def test_a_person_registers_scans_the_qr_code_and_reaches_their_account(flow: Fl
     assert flow.read_key_by_hand() == key.secret
 
     flow.confirm_enrolment(account)
+    flow.assert_fits_the_screen()
+    flow.save_recovery_codes(account)
     flow.assert_fits_the_screen()
     expect(flow.page.get_by_test_id("device")).to_have_count(1)
 
@@ -61,11 +68,39 @@ def test_the_code_used_to_enrol_is_refused_when_typed_again(flow: Flow, enrolled
     expect(flow.code_field).to_have_accessible_description(re.compile(re.escape(REPLAYED)))
 
 
-def test_the_back_button_after_enrolment_never_shows_the_secret_again(
+def test_going_back_after_enrolment_shows_neither_the_secret_nor_the_recovery_codes(
     flow: Flow, enrolled: Account
 ):
-    flow.page.go_back()  # to the QR code page, which the site marked no-store (R6)
+    def shown() -> str:
+        return flow.page.content()
+
+    # One step back is the recovery codes, the answer to a POST marked no-store (R6, R22):
+    # Chromium does not show it from its cache and does not send the form again.
+    with pytest.raises(PlaywrightError, match="ERR_CACHE_MISS"):
+        flow.page.go_back()
+    flow.page.wait_for_url(re.compile(r"^chrome-error://"))  # the browser's own error page
+    flow.page.wait_for_load_state()
+    assert not any(code in shown() for code in enrolled.recovery_codes)
+
+    # Two steps back is the QR code page, also no-store: asked for again, it has no secret.
+    flow.page.go_back()
     expect(flow.heading("Set up two-factor authentication")).to_be_visible()
     expect(flow.page.get_by_role("img", name=re.compile("QR code"))).to_have_count(0)
     expect(flow.page.get_by_test_id("totp-secret")).to_have_count(0)
-    assert enrolled.app.secret not in flow.page.content()
+    assert enrolled.app.secret not in shown()
+
+
+def test_without_the_phone_a_recovery_code_signs_in_once(flow: Flow, enrolled: Account):
+    code = enrolled.recovery_codes[0]
+    flow.sign_out()
+    flow.sign_in(enrolled)
+    flow.use_recovery_code(code)
+    flow.expect_account_page(enrolled)
+    expect(flow.page.get_by_role("alert").filter(has_text="9 recovery codes left")).to_be_visible()
+
+    flow.sign_out()
+    flow.sign_in(enrolled)
+    flow.use_recovery_code(code)
+    expect(flow.heading("Use a recovery code")).to_be_visible()
+    expect(flow.page.get_by_text(RECOVERY_INVALID)).to_be_visible()
+    expect(flow.field("Recovery code")).to_be_focused()
