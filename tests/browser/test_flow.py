@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 
-from .flow import INVALID, RECOVERY_INVALID, REPLAYED, Account, Flow
+from .flow import DESKTOP, INVALID, RECOVERY_INVALID, REPLAYED, Account, Flow
 
 
 def test_a_person_registers_scans_the_qr_code_and_reaches_their_account(flow: Flow):
@@ -104,3 +104,23 @@ def test_without_the_phone_a_recovery_code_signs_in_once(flow: Flow, enrolled: A
     expect(flow.heading("Use a recovery code")).to_be_visible()
     expect(flow.page.get_by_text(RECOVERY_INVALID)).to_be_visible()
     expect(flow.field("Recovery code")).to_be_focused()
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP], ids=["desktop"])
+def test_a_remembered_browser_skips_only_the_code_until_forgotten(flow: Flow, enrolled: Account):
+    flow.sign_out()
+    flow.sign_in(enrolled)
+    flow.page.get_by_role("checkbox", name=re.compile("^Don't ask again on this browser")).check()
+    flow.enter_next_code(enrolled)
+    flow.expect_account_page(enrolled)
+    (cookie,) = [c for c in flow.page.context.cookies() if c["name"] == "totp_remember"]
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Lax", cookie
+
+    flow.sign_out()
+    flow.sign_in(enrolled, asked_for_code=False)  # the password is still asked for
+
+    flow.press(flow.page.get_by_role("link", name="Manage two-factor authentication"))
+    flow.press(flow.page.get_by_role("link", name="Forget all remembered browsers"))
+    flow.press_button("Forget all browsers")
+    flow.sign_out()
+    flow.sign_in(enrolled)
