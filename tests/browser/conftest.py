@@ -18,6 +18,7 @@ from .flow import CHROMIUM, VIEWPORTS, Account, Flow, Viewport, launch_chromium
 from .server import DemoServer, demo_server
 
 TIMEOUT_MS = 10_000
+FAILED = pytest.StashKey[bool]()  # set on each test by the hook below, read by fixtures
 TOOLS = {CHROMIUM: "chromium", "zbarimg": "zbar-tools", "oathtool": "oathtool"}
 
 
@@ -53,9 +54,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
     return report
 
 
-FAILED = pytest.StashKey[bool]()
-
-
 @pytest.fixture
 def page(
     request: pytest.FixtureRequest, browser: Browser, viewport: Viewport, tmp_path: Path
@@ -63,13 +61,15 @@ def page(
     context = browser.new_context(**viewport.context_options())
     context.set_default_timeout(TIMEOUT_MS)
     page = context.new_page()
-    yield page
-    if request.node.stash.get(FAILED, False):
-        # Shown under "Captured stdout teardown" of the failed test.
-        path = tmp_path / "failure.png"
-        page.screenshot(path=path, full_page=True)
-        print(f"The page at {page.url} when the test failed: {path}")
-    context.close()
+    try:
+        yield page
+        if request.node.stash.get(FAILED, False):
+            # Shown under "Captured stdout teardown" of the failed test.
+            path = tmp_path / "failure.png"
+            page.screenshot(path=path, full_page=True)
+            print(f"The page at {page.url} when the test failed: {path}")
+    finally:
+        context.close()
 
 
 @pytest.fixture

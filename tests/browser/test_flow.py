@@ -1,6 +1,7 @@
 """A person registers, scans the QR code, signs out and in again: Chromium at two viewports.
 
-Then the ways it can go wrong: a wrong code, a replayed code, a lost phone.
+Then the ways it can go wrong or differ: a wrong code, a replayed code, the Back button, a lost
+phone, a browser the site remembers.
 """
 
 from __future__ import annotations
@@ -123,4 +124,4 @@ def test_a_remembered_browser_skips_only_the_code_until_forgotten(flow: Flow, en
     flow.press(flow.page.get_by_role("link", name="Forget all remembered browsers"))
     flow.press_button("Forget all browsers")
     flow.sign_out()
-    flow.sign_in(enrolled)
+    flow.sign_in(enrolled)  # asked for the code again
