@@ -54,6 +54,8 @@ class Viewport:
         return {
             "viewport": {"width": self.width, "height": self.height},
             "device_scale_factor": 1,
+            # The tests read the pages' English; the site follows the browser's language.
+            "locale": "en-US",
             "is_mobile": self.phone,
             "has_touch": self.phone,
         }
