@@ -9,13 +9,15 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 VENV42 := .venv-django42
+# The languages django_totp ships (django_totp/locale/<lang>/LC_MESSAGES).
+LANGS := de es
 STAMP42 := $(VENV42)/.installed
 # No .pytest_cache in the working tree.
 PYTEST := $(BIN)/pytest -p no:cacheprovider
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 APT_GET := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get -q -y
 
-.PHONY: venv demo postgres-bin browser-deps test screenshots lint clean distclean
+.PHONY: venv demo postgres-bin gettext-bin messages browser-deps test screenshots lint clean distclean
 
 venv: $(STAMP)
 
@@ -45,6 +47,23 @@ postgres-bin:
 		$(APT_GET) install --no-install-recommends postgresql-15; \
 	fi
 
+# GNU gettext for `make messages` and tests/test_i18n.py (which runs makemessages).
+gettext-bin:
+	@if command -v xgettext >/dev/null && command -v msgmerge >/dev/null && command -v msgfmt >/dev/null; then \
+		echo "GNU gettext: found"; \
+	else \
+		echo "GNU gettext: installing"; \
+		$(APT_GET) update; \
+		$(APT_GET) install --no-install-recommends gettext; \
+	fi
+
+# Collect django_totp's strings into its catalogs (run inside the app, so only its own strings,
+# and without settings), then compile them. Translate every new entry before committing:
+# tests/test_i18n.py fails on an empty msgstr, a "#, fuzzy" entry or a stale .mo.
+messages: venv gettext-bin
+	cd django_totp && env -u DJANGO_SETTINGS_MODULE ../$(BIN)/django-admin makemessages $(addprefix -l ,$(LANGS))
+	cd django_totp && env -u DJANGO_SETTINGS_MODULE ../$(BIN)/django-admin compilemessages $(addprefix -l ,$(LANGS))
+
 # Debian packages for tests/browser and `make screenshots`: Chromium (Playwright drives
 # /usr/bin/chromium; its own browser download cannot work here), a font for readable pages,
 # zbarimg to decode the QR code from a screenshot, and oathtool to compute codes with an
@@ -72,7 +91,7 @@ $(STAMP42): setup.cfg pyproject.toml requirements/dev.txt
 	$(VENV42)/bin/python -m pip install --quiet -e ".[test]" -r requirements/dev.txt "Django>=4.2,<5.0"
 	touch $@
 
-test: venv $(STAMP42) postgres-bin browser-deps
+test: venv $(STAMP42) postgres-bin gettext-bin browser-deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	@echo "== SQLite =="

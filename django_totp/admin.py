@@ -42,6 +42,8 @@ def staff_is_verified(request: HttpRequest) -> bool:
 
 
 def _log(request: HttpRequest, obj: models.Model, flag: int, message: str) -> None:
+    # ``message`` is stored as plain text and shown as stored, so it stays in English whatever
+    # the staff member's language (the operator's record, like the ``django_totp`` log).
     # LogEntry.objects.log_action is deprecated in Django 5.1; the model API works on 4.2+.
     LogEntry.objects.create(
         user_id=request.user.pk,
@@ -271,7 +273,7 @@ class TOTPDeviceAdmin(admin.ModelAdmin):
         try:
             return user_model._default_manager.get(pk=unquote(user_pk))
         except (user_model.DoesNotExist, ValidationError, ValueError):
-            raise Http404("No such user.") from None
+            raise Http404(_("No such user.")) from None
 
     def reset_user_view(self, request: HttpRequest, user_pk: str) -> HttpResponse:
         """GET: the confirmation page; POST with ``confirmed=yes``: reset the user's 2FA."""

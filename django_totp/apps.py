@@ -12,11 +12,16 @@ class DjangoTOTPConfig(AppConfig):
     def ready(self) -> None:
         from django.apps import apps
         from django.contrib.auth.signals import user_logged_in
+        from django.db.models.signals import pre_delete
 
         from . import checks, notifications, receivers
+        from .models import TOTPDevice
 
         checks.register()
         user_logged_in.connect(receivers.start_pending_stage, dispatch_uid="django_totp.pending")
+        pre_delete.connect(
+            receivers.end_device_sessions, sender=TOTPDevice, dispatch_uid="django_totp.sessions"
+        )
         notifications.connect()
         # Django's admin registers every app's ModelAdmins in its own ready() (autodiscover), so
         # the user admin is there when django_totp comes after django.contrib.admin; otherwise,

@@ -1,4 +1,7 @@
-"""System checks. IDs are stable: add new ones at the end of the table, never renumber."""
+"""System checks. IDs are stable: add new ones at the end of the table, never renumber.
+
+Messages and hints are in English and not translated, as Django's own system checks are.
+"""
 
 from __future__ import annotations
 

@@ -6,6 +6,7 @@ import secrets
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from . import crypto, oath
@@ -123,7 +124,13 @@ class TOTPDevice(FailureCounter):
     @classmethod
     def new_pending(cls, user: models.Model) -> TOTPDevice:
         """An unsaved, unconfirmed device with a fresh secret and the current settings."""
-        device = cls(user=user, digits=conf.TOTP_DIGITS, period=conf.TOTP_PERIOD)
+        device = cls(
+            user=user,
+            # The field's default, in the language of the user setting it up; they can rename it.
+            name=gettext("Authenticator app"),
+            digits=conf.TOTP_DIGITS,
+            period=conf.TOTP_PERIOD,
+        )
         device.secret = oath.generate_secret()
         return device
 
@@ -238,3 +245,28 @@ class RecoveryCode(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} ({'used' if self.used_at else 'unused'})"
+
+
+class VerifiedSession(models.Model):
+    """A session that ``device`` verified, so removing the device can end it (R17).
+
+    This is what lets the middleware trust the session's own record without a query per
+    request: a device is never removed without first deleting, from the session store, every
+    session recorded here against it (``session.end_sessions_verified_by``).
+    """
+
+    device = models.ForeignKey(
+        TOTPDevice,
+        on_delete=models.CASCADE,
+        related_name="verified_sessions",
+        verbose_name=_("device"),
+    )
+    session_key = models.CharField(_("session key"), max_length=64, db_index=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("verified session")
+        verbose_name_plural = _("verified sessions")
+
+    def __str__(self) -> str:
+        return f"{self.device_id}: {self.created_at:%Y-%m-%d %H:%M}"

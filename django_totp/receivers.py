@@ -6,6 +6,7 @@ from django.http import HttpRequest
 
 from . import services, session
 from .conf import conf
+from .models import TOTPDevice
 
 
 def start_pending_stage(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
@@ -21,3 +22,8 @@ def start_pending_stage(sender: Any, request: HttpRequest | None, user: Any, **k
     device = services.sign_in_remembered(user, cookie, request=request)
     if device is not None:
         session.mark_verified(request, device)
+
+
+def end_device_sessions(sender: Any, instance: TOTPDevice, **kwargs: Any) -> None:
+    """Whatever removes a device (services, the admin, a shell), its sessions end first (R17)."""
+    session.end_sessions_verified_by([instance.pk])

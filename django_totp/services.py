@@ -21,9 +21,10 @@ from django.db.models import F, QuerySet
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
-from . import crypto, oath, recovery, signals
+from . import crypto, oath, recovery, session, signals
 from .conf import conf
 from .models import FailureCounter, RecoveryCode, TOTPAccount, TOTPDevice
+from .policy import enrolment_required
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -97,14 +98,6 @@ def log_event(
         record["ip"],
         extra={"totp": record},
     )
-
-
-def enrolment_required(user: Any) -> bool:
-    """Whether ``TOTP_REQUIRED_FOR`` makes ``user`` keep at least one device (R25, R26)."""
-    policy = conf.TOTP_REQUIRED_FOR
-    if policy == "everyone":
-        return True
-    return policy == "staff" and bool(user.is_staff or user.is_superuser)
 
 
 def _single(devices: Sequence[TOTPDevice]) -> TOTPDevice | None:
@@ -258,7 +251,7 @@ def confirm_device(
         result = _check_locked_devices([locked], raw_code)
         replaced = None
         if result.accepted:
-            result, replaced = _activate(locked, result)
+            result, replaced = _activate(locked, result, request)
     _report(result, locked.user, request, event="enrolled")
     if replaced is not None:
         # ``locked.replaces_id`` keeps the id in memory; the row's column is now NULL.
@@ -266,13 +259,16 @@ def confirm_device(
     return result
 
 
-def _activate(device: TOTPDevice, result: Result) -> tuple[Result, TOTPDevice | None]:
+def _activate(
+    device: TOTPDevice, result: Result, request: HttpRequest | None
+) -> tuple[Result, TOTPDevice | None]:
     """Confirm ``device``; the result to report, and the device it replaced, if any."""
     user = device.user
     others = TOTPDevice.objects.confirmed().filter(user=user).exclude(pk=device.pk)
     is_first = not others.exists()
     replaced = others.filter(pk=device.replaces_id).first() if device.replaces_id else None
     if replaced is not None:
+        _spare_current_session(request, user, [replaced.pk])
         replaced.delete()
     device.mark_confirmed(timezone.now())
     if not is_first:
@@ -355,6 +351,7 @@ def reset_user(
     """
     with transaction.atomic():
         device_ids = list(TOTPDevice.objects.filter(user=user).values_list("pk", flat=True))
+        _spare_current_session(request, user, device_ids)
         TOTPDevice.objects.filter(pk__in=device_ids).delete()
         RecoveryCode.objects.filter(user=user).delete()
         # The account row holds the remember token and the recovery-code failures: a new one
@@ -411,12 +408,21 @@ def remove_device(user: Any, device_id: int, *, request: HttpRequest | None = No
             raise TOTPDevice.DoesNotExist(device_id)
         if len(devices) == 1 and enrolment_required(user):
             return False
+        _spare_current_session(request, user, [device_id])
         target.delete()
         if len(devices) == 1:
             RecoveryCode.objects.filter(user=user).delete()
             TOTPAccount.objects.filter(user=user).delete()
     _report_removed(user, target, device_id, request, event="device_removed")
     return True
+
+
+def _spare_current_session(
+    request: HttpRequest | None, user: Any, device_ids: Sequence[int]
+) -> None:
+    """The user's own session survives the removal of their devices; every other one ends."""
+    if request is not None and getattr(getattr(request, "user", None), "pk", None) == user.pk:
+        session.rebind(request, user, device_ids)
 
 
 def _report_removed(

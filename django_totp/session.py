@@ -1,21 +1,34 @@
 """Server-side record of a session's second-factor state (R17, R18, R19).
 
-The session holds which device verified it, for which user, and when; the device table decides
-whether that still counts, so deleting or resetting a device de-verifies on the next request.
+The session holds which device verified it, for which user, under which session key, and when.
 Nothing the client sends can claim "verified".
+
+Revocation without a query per request: every verification is also recorded in
+``VerifiedSession``, and removing a device first deletes the sessions it verified from the
+session store (``end_sessions_verified_by``, run for every device deletion). So a verified
+session that still exists is one whose device still exists, and the middleware can trust the
+record (zero queries). The record names the session key it was made for; if the key changed
+by other means (e.g. ``update_session_auth_hash``), the device table is consulted once and the
+new key recorded. Signed-cookie sessions cannot be deleted on the server, so with them the
+device table is consulted on every request instead.
 """
 
 from __future__ import annotations
 
+import datetime
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
+from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
 from django.middleware.csrf import rotate_token
+from django.utils import timezone
 
 from .conf import conf
-from .models import TOTPDevice
-from .services import enrolment_required
+from .models import TOTPDevice, VerifiedSession
+from .policy import enrolment_required
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -51,18 +64,30 @@ class TOTPState:
 ANONYMOUS = TOTPState()
 
 
+def sessions_can_be_ended() -> bool:
+    """Whether the session store can delete a session by key (not signed cookies)."""
+    return settings.SESSION_ENGINE != "django.contrib.sessions.backends.signed_cookies"
+
+
 def load_state(request: HttpRequest) -> TOTPState:
-    """The session's state: no query for anonymous users, one for authenticated ones."""
+    """The session's state: no query for anonymous users and for verified sessions."""
     user = request.user
     if not user.is_authenticated:
         return ANONYMOUS
+    record = request.session.get(VERIFIED_KEY) or {}
+    is_own = record.get("user") == str(user.pk)
+    # SECURITY: trusted without a query only because removing a device deletes the sessions
+    # it verified first (R17); see the module docstring.
+    if is_own and record.get("key") == request.session.session_key and sessions_can_be_ended():
+        return TOTPState(is_verified=True, has_device=True, verified_at=record.get("at"))
     device_ids = set(
         TOTPDevice.objects.confirmed().filter(user_id=user.pk).values_list("pk", flat=True)
     )
-    record = request.session.get(VERIFIED_KEY) or {}
     # SECURITY: verified only by a device that still exists, belongs to this user and is
     # confirmed; a reset or a different user on the same session fails this at once (R17).
-    is_verified = record.get("device") in device_ids and record.get("user") == str(user.pk)
+    is_verified = is_own and record.get("device") in device_ids
+    if is_verified:
+        _record_key(request, record["device"])
     return TOTPState(
         is_verified=is_verified,
         has_device=bool(device_ids),
@@ -72,11 +97,33 @@ def load_state(request: HttpRequest) -> TOTPState:
     )
 
 
+def _record_key(request: HttpRequest, device_id: int) -> None:
+    """Note the session's current key against ``device_id``, so removing it ends the session."""
+    if not sessions_can_be_ended():
+        return
+    if request.session.session_key is None:
+        request.session.save()
+    key = request.session.session_key
+    record = request.session.get(VERIFIED_KEY) or {}
+    if record.get("key") == key and record.get("device") == device_id:
+        return
+    VerifiedSession.objects.create(device_id=device_id, session_key=key)
+    request.session[VERIFIED_KEY] = {**record, "device": device_id, "key": key}
+    # Rows of sessions that have expired anyway; keeps the table to live sessions.
+    age = datetime.timedelta(seconds=settings.SESSION_COOKIE_AGE)
+    VerifiedSession.objects.filter(
+        device_id=device_id, created_at__lt=timezone.now() - age
+    ).delete()
+
+
 def mark_verified(request: HttpRequest, device: TOTPDevice) -> None:
     """Record that ``device`` verified this session, under a new session key and CSRF token."""
     # SECURITY: a new session key and CSRF token at the privilege change, as Django does at
     # password login, so a session id or token learned before verification is worthless (R18).
+    old_key = request.session.session_key
     request.session.cycle_key()
+    if old_key is not None:
+        VerifiedSession.objects.filter(session_key=old_key).delete()
     rotate_token(request)
     request.session[VERIFIED_KEY] = {
         "device": device.pk,
@@ -84,23 +131,42 @@ def mark_verified(request: HttpRequest, device: TOTPDevice) -> None:
         "at": time.time(),
     }
     request.session.pop(PASSWORD_AT_KEY, None)
+    _record_key(request, device.pk)
 
 
-def rebind(request: HttpRequest, removed_device_id: int, user: Any) -> bool:
-    """Keep this session verified after its user removed a device; False if none is left.
+def rebind(request: HttpRequest, user: Any, removing: Iterable[int]) -> None:
+    """Keep this session of ``user`` out of the removal of the devices ``removing``.
 
-    A session verified by the removed device is recorded against another of the user's devices,
-    keeping the verification time so step-up still expires on schedule. Other sessions verified
-    by the removed device are revoked as usual.
+    A session verified by one of them is recorded against another of the user's devices,
+    keeping the verification time so step-up still expires on schedule; with none left it is
+    no longer verified, but stays signed in. Called before the devices are removed.
     """
-    remaining = TOTPDevice.objects.confirmed().filter(user=user).order_by("pk").first()
     record = request.session.get(VERIFIED_KEY)
+    removed = set(removing)
+    if not record or record.get("user") != str(user.pk) or record.get("device") not in removed:
+        return
+    key = request.session.session_key
+    VerifiedSession.objects.filter(session_key=key, device_id__in=removed).delete()
+    remaining = (
+        TOTPDevice.objects.confirmed().filter(user=user).exclude(pk__in=removed).order_by("pk")
+    ).first()
     if remaining is None:
         forget_verification(request)
-        return False
-    if record and record.get("device") == removed_device_id:
-        request.session[VERIFIED_KEY] = {**record, "device": remaining.pk}
-    return True
+        return
+    request.session[VERIFIED_KEY] = {**record, "key": None}
+    _record_key(request, remaining.pk)
+
+
+def end_sessions_verified_by(device_ids: Iterable[int]) -> None:
+    """Delete from the session store every session these devices verified (R17, R24)."""
+    ids = list(device_ids)
+    keys = set(
+        VerifiedSession.objects.filter(device_id__in=ids).values_list("session_key", flat=True)
+    )
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    for key in keys:
+        store().delete(key)
+    VerifiedSession.objects.filter(device_id__in=ids).delete()
 
 
 def forget_verification(request: HttpRequest) -> None:

@@ -13,12 +13,12 @@ from django.shortcuts import redirect, render, resolve_url
 from django.urls import NoReverseMatch
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy, ngettext
 from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 
-from . import oath, qr, remember, services, session
+from . import oath, policy, qr, remember, services, session
 from .conf import conf
 from .forms import CodeForm, ConfirmDeviceForm, RecoveryCodeForm, RenameDeviceForm, VerifyForm
 from .models import TOTPDevice
@@ -124,17 +124,23 @@ class RecoveryView(VerifyView):
     def verified(self, request: HttpRequest, form: CodeForm) -> HttpResponse:
         assert form.result is not None and form.result.recovery_codes_left is not None
         left = form.result.recovery_codes_left
-        message = ngettext(
-            "You have %(count)d recovery code left.",
-            "You have %(count)d recovery codes left.",
-            left,
-        ) % {"count": left}
         if left <= FEW_RECOVERY_CODES:
-            messages.warning(
-                request, message + " " + _("Make a new set on the two-factor settings page.")
+            # One message, not two sentences glued together, so translators see it whole.
+            warning = ngettext(
+                "You have %(count)d recovery code left. "
+                "Make a new set on the two-factor settings page.",
+                "You have %(count)d recovery codes left. "
+                "Make a new set on the two-factor settings page.",
+                left,
             )
+            messages.warning(request, warning % {"count": left})
         else:
-            messages.info(request, message)
+            message = ngettext(
+                "You have %(count)d recovery code left.",
+                "You have %(count)d recovery codes left.",
+                left,
+            )
+            messages.info(request, message % {"count": left})
         return HttpResponseRedirect(safe_next(request))
 
 
@@ -144,7 +150,8 @@ class StepUpView(TOTPView):
     Anything older sends the user to the verify page, which comes back here afterwards.
     """
 
-    step_up_message = _("Enter a code from your app to confirm it's you.")
+    # Lazy: a class attribute is evaluated at import, before any request's language is known.
+    step_up_message = gettext_lazy("Enter a code from your app to confirm it's you.")
 
     def refuse(self, request: HttpRequest) -> HttpResponse | None:
         state = current_state(request)
@@ -185,7 +192,7 @@ class SetupView(StepUpView):
     """
 
     template_name = "django_totp/setup.html"
-    step_up_message = _("Enter a code from your current app to add another.")
+    step_up_message = gettext_lazy("Enter a code from your current app to add another.")
 
     def get(self, request: HttpRequest) -> HttpResponse:
         device = services.pending_device(request.user)
@@ -248,7 +255,7 @@ class DisableView(TOTPView):
         return self.page(request, self.form(request))
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        if services.enrolment_required(request.user):
+        if policy.enrolment_required(request.user):
             return self.page(request, None, status=403)
         form = self.form(request, request.POST)
         if form is not None and not form.is_valid():
@@ -271,7 +278,7 @@ class DisableView(TOTPView):
             request,
             form=form,
             has_device=state.has_device,
-            required=services.enrolment_required(request.user),
+            required=policy.enrolment_required(request.user),
         )
         response.status_code = status
         return response
@@ -295,7 +302,7 @@ class ManageView(StepUpView):
             few_recovery_codes=FEW_RECOVERY_CODES,
             remember_days=conf.TOTP_REMEMBER_DAYS,
             browser_remembered=remembered is not None,
-            required=services.enrolment_required(user),
+            required=policy.enrolment_required(user),
         )
 
 
@@ -335,7 +342,7 @@ class RemoveDeviceView(DeviceView):
         if not services.remove_device(request.user, device.pk, request=request):
             return self.page(request, device, status=403)
         messages.success(request, _("“%(name)s” was removed.") % {"name": device.name})
-        if not session.rebind(request, device.pk, request.user):
+        if not TOTPDevice.objects.confirmed().filter(user=request.user).exists():
             messages.info(request, _("Two-factor authentication is off."))
             return remember.delete_cookie(redirect("django_totp:manage"))
         return redirect("django_totp:manage")
@@ -347,7 +354,7 @@ class RemoveDeviceView(DeviceView):
             request,
             device=device,
             is_last=is_last,
-            refused=is_last and services.enrolment_required(request.user),
+            refused=is_last and policy.enrolment_required(request.user),
         )
         response.status_code = status
         return response

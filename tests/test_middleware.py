@@ -104,13 +104,29 @@ def test_anonymous_requests_pass_without_queries(policy, call, settings, django_
         assert call(build_request()).content == b"view"
 
 
-@pytest.mark.parametrize("kind", ["unverified", "verified", "no_device"])
-def test_authenticated_requests_cost_one_query(
+def test_a_verified_session_costs_no_query(call, django_user_model, django_assert_num_queries):
+    request = request_for("verified", django_user_model)
+    with django_assert_num_queries(0):
+        assert call(request).content == b"view"
+
+
+@pytest.mark.parametrize("kind", ["unverified", "no_device"])
+def test_other_authenticated_requests_cost_one_query(
     kind, call, django_user_model, django_assert_num_queries
 ):
     request = request_for(kind, django_user_model)
     with django_assert_num_queries(1):
         call(request)
+
+
+def test_with_signed_cookie_sessions_a_verified_session_costs_one_query(
+    call, django_user_model, django_assert_num_queries, settings
+):
+    # Such sessions cannot be deleted on the server, so the device table is asked every time.
+    settings.SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
+    request = request_for("verified", django_user_model)
+    with django_assert_num_queries(1):
+        assert call(request).content == b"view"
 
 
 @pytest.mark.parametrize(
@@ -163,25 +179,58 @@ def test_staff_without_a_device_cannot_bypass_enrolment_with_headers(
     assert call(request).status_code == 302
 
 
-def test_deleting_the_verifying_device_de_verifies_the_session_at_once(call, user):
-    device = make_device(user)
+def test_deleting_the_verifying_device_signs_the_session_out_at_once(verified_client, device, user):
     make_device(user, name="Backup phone")
+    assert verified_client.get("/private/").status_code == 200
+    device.delete()  # any way of deleting it: here not even through the services
+    assert verified_client.get("/private/")["Location"] == "/login/?next=/private/"
+
+
+@pytest.mark.parametrize("policy", list(EXPECTED))
+def test_a_reset_signs_out_the_sessions_its_devices_verified(
+    verified_client, user, settings, policy
+):
+    settings.TOTP_REQUIRED_FOR = policy
+    user.totp_devices.all().delete()
+    assert verified_client.get("/private/")["Location"] == "/login/?next=/private/"
+
+
+@pytest.mark.parametrize("engine", ["cache", "cached_db", "file"])
+def test_revocation_works_with_every_server_side_session_store(
+    client, user, device, code_for, settings, engine, tmp_path
+):
+    settings.SESSION_ENGINE = f"django.contrib.sessions.backends.{engine}"
+    settings.SESSION_FILE_PATH = str(tmp_path)
+    client.login(username=user.username, password=PASSWORD)
+    client.post("/2fa/verify/", {"code": code_for(device)})
+    assert client.get("/private/").status_code == 200
+    device.delete()
+    assert client.get("/private/")["Location"] == "/login/?next=/private/"
+
+
+def test_with_signed_cookie_sessions_a_deleted_device_signs_the_session_out(call, user, settings):
+    settings.SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
+    device = make_device(user)
     request = verified_request(user, device)
     assert call(request).content == b"view"
     device.delete()
     response = call(request)
-    # Verification is gone and the password step is long over: sign in again from scratch.
     assert response["Location"] == "/login/?next=%2Fprivate%2F"
     assert not request.user.is_authenticated
 
 
-@pytest.mark.parametrize("policy", list(EXPECTED))
-def test_a_reset_signs_out_the_sessions_its_devices_verified(call, user, settings, policy):
-    settings.TOTP_REQUIRED_FOR = policy
-    request = verified_request(user, make_device(user))
-    user.totp_devices.all().delete()
-    assert call(request)["Location"] == "/login/?next=%2Fprivate%2F"
-    assert not request.user.is_authenticated
+def test_a_session_whose_key_changed_elsewhere_is_checked_once_and_stays_revocable(
+    verified_client, device
+):
+    # Password change views call update_session_auth_hash, which gives the session a new key.
+    store = verified_client.session
+    store.cycle_key()
+    store.save()
+    verified_client.cookies["sessionid"] = store.session_key
+    assert verified_client.get("/private/").status_code == 200  # device table asked once
+    assert verified_client.session["_totp_verified"]["key"] == store.session_key
+    device.delete()
+    assert verified_client.get("/private/")["Location"] == "/login/?next=/private/"
 
 
 def test_a_session_verified_for_another_user_is_not_verified(call, user, django_user_model):

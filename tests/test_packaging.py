@@ -1,4 +1,4 @@
-"""The wheel ships the app (code, templates, migrations, py.typed) and nothing else."""
+"""The wheel ships the app (code, templates, migrations, translations, py.typed), nothing else."""
 
 from __future__ import annotations
 
@@ -49,9 +49,16 @@ def wheel_names(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
         "django_totp/static/django_totp/recovery-codes.js",
         "django_totp/migrations/0001_initial.py",
         "django_totp/py.typed",
+        # Django reads only the compiled catalogs; the sources come along for translators.
+        "django_totp/locale/de/LC_MESSAGES/django.mo",
+        "django_totp/locale/de/LC_MESSAGES/django.po",
+        "django_totp/locale/es/LC_MESSAGES/django.mo",
+        "django_totp/locale/es/LC_MESSAGES/django.po",
     ],
 )
-def test_wheel_ships_templates_migrations_and_py_typed(wheel_names: set[str], name: str) -> None:
+def test_wheel_ships_templates_migrations_translations_and_py_typed(
+    wheel_names: set[str], name: str
+) -> None:
     assert name in wheel_names
 
 

@@ -7,6 +7,7 @@ The shared fixtures in ``tests/conftest.py`` (``user``, ``device``, ``code_for``
 from __future__ import annotations
 
 import pytest
+from django.utils import translation
 
 
 @pytest.fixture(autouse=True)
@@ -19,3 +20,10 @@ def fast_password_hasher(settings):
 def demo_settings_only(settings):
     if settings.ROOT_URLCONF != "demo_project.urls":
         pytest.skip("run with --ds=demo_project.settings")
+
+
+@pytest.fixture(autouse=True)
+def keep_language():
+    """The demo's LocaleMiddleware leaves each request's language active: undo that per test."""
+    with translation.override(translation.get_language()):
+        yield

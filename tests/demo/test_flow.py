@@ -257,3 +257,27 @@ def test_dont_ask_again_skips_the_code_on_this_browser_only(client, user, device
     other_browser = Client()
     other_browser.post("/login/", {"username": user.username, "password": PASSWORD})
     assert other_browser.get("/account/")["Location"] == VERIFY_ACCOUNT
+
+
+@pytest.mark.parametrize(
+    ("language", "heading", "remember"),
+    [
+        ("de", "Geben Sie Ihren Authentifizierungscode ein", "30 Tage lang nicht mehr fragen"),
+        ("es", "Introduzca su código de autenticación", "durante 30 días"),
+        ("en", "Enter your authentication code", "for 30 days"),
+    ],
+)
+def test_a_browser_set_to_german_or_spanish_gets_the_2fa_pages_in_its_language(
+    password_client, device, language, heading, remember
+):
+    response = password_client.get("/2fa/verify/", headers={"accept-language": language})
+    assert response["Content-Language"] == language
+    page = text(response)
+    assert f'<html lang="{language}"' in page
+    assert heading in page and remember in page
+
+
+def test_without_accept_language_the_demo_is_english(password_client, device):
+    page = text(password_client.get("/2fa/verify/"))
+    assert '<html lang="en"' in page
+    assert "Enter your authentication code" in page

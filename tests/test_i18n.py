@@ -1,0 +1,349 @@
+"""Translations: the pages and notices follow the active language, and the catalogs are whole.
+
+Pages are fetched the way a site serves them, with Django's LocaleMiddleware choosing the
+language from the browser's ``Accept-Language``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import polib
+import pytest
+import time_machine
+from django.core import mail
+from django.test import Client
+from django.utils import translation
+
+from django_totp import services
+from django_totp.models import TOTPDevice
+
+from .conftest import PASSWORD
+
+PACKAGE = Path(__file__).resolve().parent.parent / "django_totp"
+LANGUAGES = ("de", "es")
+LOCALE_MIDDLEWARE = "django.middleware.locale.LocaleMiddleware"
+
+on_sqlite_pass_only = pytest.mark.skipif(
+    os.environ.get("TOTP_TEST_DB") == "postgres",
+    reason="reads files, not the database: runs in the SQLite pass only",
+)
+
+
+@pytest.fixture(autouse=True)
+def keep_language():
+    """LocaleMiddleware activates the browser's language and leaves it on: undo that."""
+    with translation.override(translation.get_language()):
+        yield
+
+
+@pytest.fixture
+def locale_middleware(settings):
+    middleware = list(settings.MIDDLEWARE)
+    # Django's documented place: after sessions, before CommonMiddleware.
+    middleware.insert(
+        middleware.index("django.middleware.common.CommonMiddleware"), LOCALE_MIDDLEWARE
+    )
+    settings.MIDDLEWARE = middleware
+
+
+def get(client: Client, url: str, language: str) -> str:
+    response = client.get(url, headers={"accept-language": language})
+    assert response.status_code == 200, response
+    assert response["Content-Language"] == language
+    html = response.content.decode()
+    assert f'<html lang="{language}">' in html
+    return html
+
+
+PAGES = {
+    "verify": {
+        "de": [
+            "<title>Geben Sie Ihren Authentifizierungscode ein</title>",
+            "Öffnen Sie die Authenticator-App auf Ihrem Smartphone und geben Sie den aktuellen "
+            "Code für alice ein.",
+            "Authentifizierungscode",
+            'value="Bestätigen"',
+            "Smartphone verloren? Verwenden Sie stattdessen einen Wiederherstellungscode",
+            "Abbrechen und abmelden",
+        ],
+        "es": [
+            "<title>Introduzca su código de autenticación</title>",
+            "Abra la aplicación de autenticación en su teléfono e introduzca el código actual "
+            "de alice.",
+            "Código de autenticación",
+            'value="Verificar"',
+            "¿Ha perdido su teléfono? Use en su lugar un código de recuperación",
+            "Cancelar y cerrar sesión",
+        ],
+    },
+    "recovery": {
+        "de": [
+            "<title>Wiederherstellungscode verwenden</title>",
+            "Geben Sie einen der Wiederherstellungscodes ein, die Sie beim Einrichten der "
+            "Zwei-Faktor-Authentifizierung gespeichert haben.",
+            "Stattdessen einen Code aus Ihrer App verwenden",
+        ],
+        "es": [
+            "<title>Usar un código de recuperación</title>",
+            "Introduzca uno de los códigos de recuperación que guardó al configurar la "
+            "autenticación de dos factores.",
+            "Usar en su lugar un código de su aplicación",
+        ],
+    },
+    "manage": {
+        "de": [
+            "<title>Zwei-Faktor-Authentifizierung</title>",
+            "Authenticator-Apps",
+            "Durch ein neues Smartphone ersetzen",
+            "Sie haben 10 unbenutzte Wiederherstellungscodes.",
+            "Neue Wiederherstellungscodes erstellen",
+            "Zwei-Faktor-Authentifizierung deaktivieren",
+        ],
+        "es": [
+            "<title>Autenticación de dos factores</title>",
+            "Aplicaciones de autenticación",
+            "Sustituir por un teléfono nuevo",
+            "Tiene 10 códigos de recuperación sin usar.",
+            "Generar nuevos códigos de recuperación",
+            "Desactivar la autenticación de dos factores",
+        ],
+    },
+    "setup": {
+        "de": [
+            "<title>Zwei-Faktor-Authentifizierung einrichten</title>",
+            "Zusätzlich zu Ihrem Passwort geben Sie bei jeder Anmeldung einen 6-stelligen Code "
+            "aus einer Authenticator-App ein.",
+            ">Weiter</button>",
+        ],
+        "es": [
+            "<title>Configurar la autenticación de dos factores</title>",
+            "Además de su contraseña, cada vez que inicie sesión introducirá un código de 6 "
+            "dígitos de una aplicación de autenticación.",
+            ">Continuar</button>",
+        ],
+    },
+}
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("locale_middleware")
+@pytest.mark.parametrize("language", LANGUAGES)
+class TestPagesFollowTheBrowsersLanguage:
+    def test_verify_page(self, password_client, device, language):
+        html = get(password_client, "/2fa/verify/", language)
+        for phrase in PAGES["verify"][language]:
+            assert phrase in html
+
+    def test_recovery_page(self, password_client, device, language):
+        html = get(password_client, "/2fa/verify/recovery/", language)
+        for phrase in PAGES["recovery"][language]:
+            assert phrase in html
+
+    def test_manage_page(self, verified_client, recovery_codes, language):
+        html = get(verified_client, "/2fa/manage/", language)
+        for phrase in PAGES["manage"][language]:
+            assert phrase in html
+
+    def test_setup_start_page(self, password_client, language):
+        html = get(password_client, "/2fa/setup/", language)
+        for phrase in PAGES["setup"][language]:
+            assert phrase in html
+
+    def test_a_wrong_code_is_refused_in_the_browsers_language(
+        self, password_client, device, code_for, language
+    ):
+        near = {code_for(device, offset=offset) for offset in range(-2, 3)}
+        wrong = next(code for code in ("000000", "123456", "999999") if code not in near)
+        response = password_client.post(
+            "/2fa/verify/", {"code": wrong}, headers={"accept-language": language}
+        )
+        expected = {
+            "de": "Dieser Code ist nicht richtig. Geben Sie den Code ein, den Ihre App jetzt "
+            "anzeigt.",
+            "es": "Ese código no es correcto. Introduzca el código que muestra ahora su "
+            "aplicación.",
+        }
+        assert expected[language] in response.content.decode()
+
+    def test_the_step_up_message_is_in_the_language_of_the_request(
+        self, verified_client, device, language
+    ):
+        # A class attribute: translated when shown, not once when the module was imported.
+        with time_machine.travel(time.time() + 301):
+            response = verified_client.get("/2fa/manage/", headers={"accept-language": language})
+            assert response.status_code == 302
+            html = get(verified_client, response["Location"], language)
+        expected = {
+            "de": "Geben Sie einen Code aus Ihrer App ein, um zu bestätigen, dass Sie es sind.",
+            "es": "Introduzca un código de su aplicación para confirmar que es usted.",
+        }
+        assert expected[language] in html
+
+    def test_the_json_refusal_is_in_the_browsers_language(self, password_client, device, language):
+        response = password_client.get(
+            "/private/", headers={"accept": "application/json", "accept-language": language}
+        )
+        assert response.status_code == 403
+        expected = {
+            "de": "Bestätigung mit der Zwei-Faktor-Authentifizierung erforderlich.",
+            "es": "Se requiere la verificación de la autenticación de dos factores.",
+        }
+        assert response.json()["detail"] == expected[language]
+
+
+@pytest.mark.django_db
+def test_without_a_language_preference_the_pages_stay_english(locale_middleware, client, user):
+    assert client.login(username=user.get_username(), password=PASSWORD)
+    html = client.get("/2fa/setup/").content.decode()
+    assert "<title>Set up two-factor authentication</title>" in html
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("language", "subject", "phrases"),
+    [
+        (
+            "de",
+            "Test Site: Ihre Zwei-Faktor-Authentifizierung wurde zurückgesetzt",
+            [
+                "Hallo alice,",
+                "Ein Administrator hat die Zwei-Faktor-Authentifizierung Ihres Kontos "
+                "zurückgesetzt: Die Authenticator-Apps, die Sie eingerichtet hatten, "
+                "funktionieren nicht mehr.",
+                "Zeitpunkt:",
+            ],
+        ),
+        (
+            "es",
+            "Test Site: Se ha restablecido su autenticación de dos factores",
+            [
+                "Hola, alice:",
+                "Un administrador ha restablecido la autenticación de dos factores de su cuenta",
+                "Fecha y hora:",
+            ],
+        ),
+    ],
+)
+def test_an_email_notice_is_written_in_the_active_language(
+    user, device, staff_user, django_capture_on_commit_callbacks, language, subject, phrases
+):
+    with translation.override(language), django_capture_on_commit_callbacks(execute=True):
+        services.reset_user(user, actor=staff_user)
+    (message,) = mail.outbox
+    assert message.subject == subject
+    body = " ".join(message.body.split())
+    for phrase in phrases:
+        assert phrase in body
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("language", "name"),
+    [
+        ("en", "Authenticator app"),
+        ("de", "Authenticator-App"),
+        ("es", "Aplicación de autenticación"),
+    ],
+)
+def test_a_new_device_is_named_in_the_language_of_the_user_setting_it_up(user, language, name):
+    with translation.override(language):
+        assert TOTPDevice.new_pending(user).name == name
+
+
+# -- the catalogs ----------------------------------------------------------------------------
+
+
+def catalog(language: str) -> polib.POFile:
+    return polib.pofile(str(PACKAGE / "locale" / language / "LC_MESSAGES" / "django.po"))
+
+
+def keys(po: polib.POFile | polib.MOFile) -> set[tuple[str | None, str, str]]:
+    return {(entry.msgctxt, entry.msgid, entry.msgid_plural) for entry in po if not entry.obsolete}
+
+
+PLACEHOLDER = re.compile(r"%\(\w+\)[sd]|%[sd]|\{\{.*?\}\}|\{\w*\}")
+
+
+@on_sqlite_pass_only
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_every_message_is_translated_and_none_is_fuzzy(language):
+    po = catalog(language)
+    assert po.metadata["Language"] == language
+    assert po.metadata["Plural-Forms"] == "nplurals=2; plural=(n != 1);"
+    assert not po.metadata_is_fuzzy  # the header entry too
+    assert [e.msgid for e in po.untranslated_entries()] == []
+    assert [e.msgid for e in po.fuzzy_entries()] == []
+    assert [e.msgid for e in po.obsolete_entries()] == []
+    assert len(po.translated_entries()) > 150
+
+
+@on_sqlite_pass_only
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_translations_keep_every_placeholder_of_the_english(language):
+    for entry in catalog(language):
+        if entry.msgid_plural:
+            forms = [entry.msgstr_plural[0], entry.msgstr_plural[1]]
+            originals = [entry.msgid, entry.msgid_plural]
+        else:
+            forms, originals = [entry.msgstr], [entry.msgid]
+        for original, translated in zip(originals, forms, strict=True):
+            assert translated.strip(), entry.msgid
+            assert sorted(PLACEHOLDER.findall(translated)) == sorted(
+                PLACEHOLDER.findall(original)
+            ), (entry.msgid, translated)
+
+
+def run_makemessages(cwd: Path) -> None:
+    if shutil.which("xgettext") is None or shutil.which("msgmerge") is None:
+        pytest.fail("GNU gettext is needed (xgettext, msgmerge): `make gettext-bin`")
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    command = [sys.executable, "-m", "django", "makemessages"]
+    for language in LANGUAGES:
+        command += ["-l", language]
+    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@on_sqlite_pass_only
+def test_the_catalogs_hold_exactly_the_messages_in_the_code(tmp_path):
+    """A string added, changed or removed without `make messages` fails here."""
+    copy = tmp_path / "django_totp"
+    shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    run_makemessages(copy)
+    for language in LANGUAGES:
+        fresh = polib.pofile(str(copy / "locale" / language / "LC_MESSAGES" / "django.po"))
+        committed = catalog(language)
+        assert keys(fresh) - keys(committed) == set(), (
+            f"new messages: run `make messages` ({language})"
+        )
+        assert keys(committed) - keys(fresh) == set(), (
+            f"stale messages: run `make messages` ({language})"
+        )
+        assert [e.msgid for e in fresh.untranslated_entries() + fresh.fuzzy_entries()] == []
+
+
+@on_sqlite_pass_only
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_compiled_catalogs_match_the_sources(language):
+    """The wheel ships the .mo: it must say what the .po says (`make messages` compiles)."""
+    po = catalog(language)
+    mo = polib.mofile(str(PACKAGE / "locale" / language / "LC_MESSAGES" / "django.mo"))
+
+    def translations(entries) -> dict:
+        return {
+            (e.msgctxt, e.msgid, e.msgid_plural): (
+                tuple(sorted(e.msgstr_plural.items())) if e.msgid_plural else e.msgstr
+            )
+            for e in entries
+            if e.msgid and not e.obsolete
+        }
+
+    assert translations(mo) == translations(po)
+    assert mo.metadata["Plural-Forms"] == po.metadata["Plural-Forms"]
