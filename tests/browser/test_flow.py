@@ -69,6 +69,8 @@ def test_the_code_used_to_enrol_is_refused_when_typed_again(flow: Flow, enrolled
     expect(flow.code_field).to_have_accessible_description(re.compile(re.escape(REPLAYED)))
 
 
+# The history and cache rules are the browser's, the same at any window size.
+@pytest.mark.parametrize("viewport", [DESKTOP], ids=["desktop"])
 def test_going_back_after_enrolment_shows_neither_the_secret_nor_the_recovery_codes(
     flow: Flow, enrolled: Account
 ):
