@@ -18,7 +18,7 @@ PYTEST := $(BIN)/pytest -p no:cacheprovider
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 APT_GET := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get -q -y
 
-.PHONY: venv demo postgres-bin gettext-bin messages test lint bench loadtest clean distclean
+.PHONY: venv demo postgres-bin gettext-bin messages browser-deps test screenshots lint bench loadtest clean distclean
 
 venv: $(STAMP)
 
@@ -65,6 +65,26 @@ messages: venv gettext-bin
 	cd django_totp && env -u DJANGO_SETTINGS_MODULE ../$(BIN)/django-admin makemessages $(addprefix -l ,$(LANGS))
 	cd django_totp && env -u DJANGO_SETTINGS_MODULE ../$(BIN)/django-admin compilemessages $(addprefix -l ,$(LANGS))
 
+# Debian packages for tests/browser and `make screenshots`: Chromium (Playwright drives
+# /usr/bin/chromium; its own browser download cannot work here), a font for readable pages,
+# zbarimg to decode the QR code from a screenshot, and oathtool to compute codes with an
+# implementation that is not ours.
+BROWSER_PACKAGES := chromium fonts-liberation zbar-tools oathtool
+
+browser-deps:
+	@missing=""; \
+	for package in $(BROWSER_PACKAGES); do \
+		dpkg-query -W -f='$${Status}' "$$package" 2>/dev/null | grep -q ' installed$$' \
+			|| missing="$$missing $$package"; \
+	done; \
+	if [ -z "$$missing" ]; then \
+		echo "Browser test packages: found"; \
+	else \
+		echo "Browser test packages: installing$$missing"; \
+		$(APT_GET) update; \
+		$(APT_GET) install --no-install-recommends $$missing; \
+	fi
+
 # The oldest supported Django, in a venv of its own; the main venv has the newest.
 $(STAMP42): setup.cfg pyproject.toml requirements/dev.txt
 	test -x $(VENV42)/bin/python || $(PYTHON) -m venv $(VENV42)
@@ -72,7 +92,7 @@ $(STAMP42): setup.cfg pyproject.toml requirements/dev.txt
 	$(VENV42)/bin/python -m pip install --quiet -e ".[test]" -r requirements/dev.txt "Django>=4.2,<5.0"
 	touch $@
 
-test: venv $(STAMP42) postgres-bin gettext-bin
+test: venv $(STAMP42) postgres-bin gettext-bin browser-deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	@echo "== SQLite =="
@@ -81,6 +101,8 @@ test: venv $(STAMP42) postgres-bin gettext-bin
 	$(BIN)/python -m tests.pg -- $(PYTEST)
 	@echo "== demo site =="
 	$(PYTEST) tests/demo --ds=demo_project.settings
+	@echo "== browser =="
+	$(PYTEST) tests/browser --ds=demo_project.settings
 	@echo "== custom user model =="
 	$(PYTEST) tests/custom_user --ds=tests.custom_user.settings
 	@echo "== Django 4.2 LTS, SQLite =="
@@ -102,6 +124,10 @@ bench: $(STAMP_BENCH) postgres-bin
 # attacker. Fails if any request errs or any replayed or guessed code is accepted.
 loadtest: $(STAMP_BENCH) postgres-bin
 	$(BIN)/python -m tests.pg -- $(BIN)/python -m bench.loadtest $(LOADTEST_ARGS)
+
+# The PNGs in docs/screenshots, shown in README.md, from the demo in Chromium.
+screenshots: venv browser-deps
+	$(BIN)/python -m tests.browser.screenshots docs/screenshots
 
 lint: venv
 	$(BIN)/ruff check .

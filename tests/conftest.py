@@ -99,7 +99,11 @@ def verified_client(password_client: Client, device: TOTPDevice, code_for: CodeF
 
 
 # Folders whose tests need settings of their own; each runs in a separate pytest invocation.
-OWN_SETTINGS = {"demo": "demo_project.settings", "custom_user": "tests.custom_user.settings"}
+OWN_SETTINGS = {
+    "demo": "demo_project.settings",
+    "browser": "demo_project.settings",
+    "custom_user": "tests.custom_user.settings",
+}
 
 
 def pytest_ignore_collect(collection_path, config):
