@@ -15,18 +15,9 @@ from django.test import Client
 from django_totp import oath
 from django_totp.admin import TOTPDeviceInline
 from django_totp.models import TOTPDevice
+from tests.conftest import PASSWORD, make_device
 
 pytestmark = pytest.mark.django_db
-PASSWORD = "correct horse battery staple"
-
-
-def make_device(user, **fields) -> TOTPDevice:
-    device = TOTPDevice.new_pending(user)
-    device.confirmed = True
-    for name, value in fields.items():
-        setattr(device, name, value)
-    device.save()
-    return device
 
 
 def code(device: TOTPDevice) -> str:
