@@ -353,10 +353,7 @@ def reset_user(
         device_ids = list(TOTPDevice.objects.filter(user=user).values_list("pk", flat=True))
         _spare_current_session(request, user, device_ids)
         TOTPDevice.objects.filter(pk__in=device_ids).delete()
-        RecoveryCode.objects.filter(user=user).delete()
-        # The account row holds the remember token and the recovery-code failures: a new one
-        # is made when needed.
-        TOTPAccount.objects.filter(user=user).delete()
+        _delete_account_state(user)
     signals.devices_reset.send(
         TOTPDevice, user=user, actor=actor, request=request, device_ids=device_ids
     )
@@ -411,10 +408,19 @@ def remove_device(user: Any, device_id: int, *, request: HttpRequest | None = No
         _spare_current_session(request, user, [device_id])
         target.delete()
         if len(devices) == 1:
-            RecoveryCode.objects.filter(user=user).delete()
-            TOTPAccount.objects.filter(user=user).delete()
+            _delete_account_state(user)
     _report_removed(user, target, device_id, request, event="device_removed")
     return True
+
+
+def _delete_account_state(user: Any) -> None:
+    """2FA is off for ``user``: their recovery codes and account row go too.
+
+    The account row holds the remember token and the recovery-code failures; a new one is made
+    when needed.
+    """
+    RecoveryCode.objects.filter(user=user).delete()
+    TOTPAccount.objects.filter(user=user).delete()
 
 
 def _spare_current_session(

@@ -163,7 +163,6 @@ def rebind(request: HttpRequest, user: Any, removing: Iterable[int]) -> None:
     if remaining is None:
         forget_verification(request)
         return
-    request.session[VERIFIED_KEY] = {**record, "key": None}
     _record_key(request, remaining.pk)
 
 

@@ -261,7 +261,6 @@ class DisableView(TOTPView):
         if form is not None and not form.is_valid():
             return self.page(request, form)
         services.disable_for_user(request.user, request=request)
-        session.forget_verification(request)
         messages.success(request, _("Two-factor authentication is off."))
         return remember.delete_cookie(HttpResponseRedirect(safe_next(request)))
 
