@@ -163,25 +163,19 @@ class StepUpView(TOTPView):
         back = request.get_full_path() if request.method == "GET" else request.path
         return redirect(url_with_next(conf.TOTP_VERIFY_URL, back))
 
-
-def recovery_codes_page(
-    view: TOTPView, request: HttpRequest, codes: list[str], next_url: str
-) -> HttpResponse:
-    """The one time a set of recovery codes is shown, with ways to keep them (R22)."""
-    text = "\n".join(
-        [_("Recovery codes for %(account)s") % {"account": account_label(request)}, "", *codes]
-    )
-    return view.render(
-        request,
-        "django_totp/recovery_codes.html",
-        codes=codes,
-        download_href="data:text/plain;charset=utf-8," + quote(text + "\n"),
-        next_url=next_url,
-    )
-
-
-def account_label(request: HttpRequest) -> str:
-    return f"{issuer_for(request)}: {request.user.get_username()}"
+    def show_recovery_codes(
+        self, request: HttpRequest, codes: list[str], next_url: str
+    ) -> HttpResponse:
+        """The one time a set of recovery codes is shown, with ways to keep them (R22)."""
+        account = f"{issuer_for(request)}: {request.user.get_username()}"
+        text = "\n".join([_("Recovery codes for %(account)s") % {"account": account}, "", *codes])
+        return self.render(
+            request,
+            "django_totp/recovery_codes.html",
+            codes=codes,
+            download_href="data:text/plain;charset=utf-8," + quote(text + "\n"),
+            next_url=next_url,
+        )
 
 
 class SetupView(StepUpView):
@@ -219,8 +213,8 @@ class SetupView(StepUpView):
         session.mark_verified(request, device)
         messages.success(request, _("Two-factor authentication is on."))
         if form.result.recovery_codes:
-            return recovery_codes_page(
-                self, request, list(form.result.recovery_codes), safe_next(request)
+            return self.show_recovery_codes(
+                request, list(form.result.recovery_codes), safe_next(request)
             )
         return HttpResponseRedirect(safe_next(request))
 
@@ -373,7 +367,7 @@ class RecoveryCodesView(StepUpView):
         if not current_state(request).has_device:
             return redirect("django_totp:manage")
         codes = services.regenerate_recovery_codes(request.user, request=request)
-        return recovery_codes_page(self, request, codes, resolve_url("django_totp:manage"))
+        return self.show_recovery_codes(request, codes, resolve_url("django_totp:manage"))
 
 
 class ForgetBrowsersView(StepUpView):
