@@ -91,6 +91,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "TOTP_NOTIFY_BY_EMAIL must be True or False, not {value!r}.",
         "Leave it True so that users hear about changes to their 2FA.",
     ),
+    "E019": (
+        "TOTP_RECHECK_SECONDS must be an integer from 0 to 300, not {value!r}.",
+        "Use the default, 60: a reset ends a stolen session within this many seconds (R27).",
+    ),
     "W005": (
         "The admin registered for {model} has no two-factor panel.",
         "List django_totp after django.contrib.admin in INSTALLED_APPS, or add "
@@ -161,6 +165,7 @@ SETTING_RULES: list[tuple[str, str, Callable[[Any], bool], dict[str, Any]]] = [
     ("TOTP_MAX_FAILURES", "E008", lambda v: _is_int(v, 1, 100), {}),
     ("TOTP_THROTTLE_FACTOR", "E009", lambda v: _is_number(v, 0), {}),
     ("TOTP_REMEMBER_DAYS", "E015", lambda v: _is_int(v, 0, 365), {}),
+    ("TOTP_RECHECK_SECONDS", "E019", lambda v: _is_int(v, 0, 300), {}),
     (
         "TOTP_REMEMBER_COOKIE_NAME",
         "E016",

@@ -96,6 +96,16 @@ class Settings:
         return getattr(settings, "TOTP_STEP_UP_SECONDS", 300)
 
     @property
+    def TOTP_RECHECK_SECONDS(self) -> int:
+        """How long a verified session is trusted without a query (R27); 0 checks every request.
+
+        After it, one indexed query confirms that the device that verified the session still
+        exists, so a reset or removal ends a session within this time whatever the session
+        engine, even if deleting the session from the store raced with its own requests.
+        """
+        return getattr(settings, "TOTP_RECHECK_SECONDS", 60)
+
+    @property
     def TOTP_REMEMBER_DAYS(self) -> int:
         """Days a browser may skip the code step after "don't ask again"; 0 turns it off."""
         return getattr(settings, "TOTP_REMEMBER_DAYS", 0)

@@ -2,9 +2,10 @@ from __future__ import annotations
 
 import datetime
 import secrets
+from typing import Any
 
 from django.conf import settings
-from django.db import models
+from django.db import connections, models
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -50,6 +51,17 @@ class FailureCounter(models.Model):
         self.failure_count = 0
         self.last_failure_at = None
         self.save(update_fields=["failure_count", "last_failure_at"])
+
+
+def lock_rows(rows: models.QuerySet[Any]) -> list[Any]:
+    """The rows (devices or accounts), locked until the end of the current transaction."""
+    if connections[rows.db].features.has_select_for_update:
+        return list(rows.select_for_update().order_by("pk"))
+    # SECURITY: SQLite has no row locks. A write as the transaction's first statement takes
+    # the database write lock now, so concurrent attempts queue on the busy timeout instead of
+    # deadlocking on a read-to-write upgrade ("database is locked") (R10).
+    rows.update(failure_count=models.F("failure_count"))
+    return list(rows.order_by("pk"))
 
 
 def locked_condition() -> models.Q:
@@ -247,12 +259,21 @@ class RecoveryCode(models.Model):
         return f"{self.user} ({'used' if self.used_at else 'unused'})"
 
 
-class VerifiedSession(models.Model):
-    """A session that ``device`` verified, so removing the device can end it (R17).
+class VerificationMethod(models.TextChoices):
+    """How a session was verified; only a typed factor satisfies step-up (R28)."""
 
-    This is what lets the middleware trust the session's own record without a query per
-    request: a device is never removed without first deleting, from the session store, every
-    session recorded here against it (``session.end_sessions_verified_by``).
+    CODE = "code", _("code")
+    RECOVERY_CODE = "recovery", _("recovery code")
+    REMEMBERED_BROWSER = "remembered", _("remembered browser")
+
+
+class VerifiedSession(models.Model):
+    """A server-side session that ``device`` verified, so removing the device can end it.
+
+    Removing a device deletes every session recorded here against it from the session store
+    (``revocation.end_sessions``), so revocation is usually immediate; the middleware's bounded
+    re-check (R27) is what guarantees it. A row is removed only once its session no longer
+    exists. Signed-cookie sessions, which cannot be deleted on the server, get no row.
     """
 
     device = models.ForeignKey(
@@ -262,6 +283,12 @@ class VerifiedSession(models.Model):
         verbose_name=_("device"),
     )
     session_key = models.CharField(_("session key"), max_length=64, db_index=True)
+    method = models.CharField(
+        _("method"),
+        max_length=16,
+        choices=VerificationMethod.choices,
+        default=VerificationMethod.CODE,
+    )
     created_at = models.DateTimeField(_("created"), default=timezone.now)
 
     class Meta:

@@ -4,9 +4,9 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from . import services, session
+from . import revocation, services, session
 from .conf import conf
-from .models import TOTPDevice
+from .models import TOTPDevice, VerificationMethod
 
 
 def start_pending_stage(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
@@ -21,9 +21,9 @@ def start_pending_stage(sender: Any, request: HttpRequest | None, user: Any, **k
     cookie = request.COOKIES.get(conf.TOTP_REMEMBER_COOKIE_NAME)
     device = services.sign_in_remembered(user, cookie, request=request)
     if device is not None:
-        session.mark_verified(request, device)
+        session.mark_verified(request, device, VerificationMethod.REMEMBERED_BROWSER)
 
 
 def end_device_sessions(sender: Any, instance: TOTPDevice, **kwargs: Any) -> None:
-    """Whatever removes a device (services, the admin, a shell), its sessions end first (R17)."""
-    session.end_sessions_verified_by([instance.pk])
+    """Whatever removes a device (services, the admin, a shell), its sessions end (R17, R27)."""
+    revocation.end_sessions([instance.pk])

@@ -1,11 +1,75 @@
-"""The "remember this browser" cookie on the response (R23); ``services`` makes and checks it."""
+"""The "remember this browser" cookie (R23): its value, its check, and its place on a response.
+
+A cookie stands in for the code at password login only, never for the password, and never for
+step-up (R28). It is bound to the user, one device, the user's ``TOTPAccount.remember_token``
+and the password hash, so replacing the token ("forget all browsers", a reset, re-enrolment) or
+changing the password makes every such cookie worthless at once.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
+from django.core import signing
 from django.http import HttpResponse
+from django.utils.crypto import constant_time_compare, salted_hmac
 
 from .conf import conf
+from .models import TOTPAccount, TOTPDevice
+
+COOKIE_SALT = "django_totp.remember"
+SESSION_SALT = "django_totp.remember.session"
+
+
+def _cookie_digest(user: Any, device_id: int, token: str) -> str:
+    # SECURITY: the session auth hash changes with the password, so a password change ends
+    # every remembered browser without a write here (R23).
+    value = f"{token}:{device_id}:{user.get_session_auth_hash()}"
+    return salted_hmac(COOKIE_SALT, value, algorithm="sha256").hexdigest()
+
+
+def token_digest(token: str) -> str:
+    """What a session signed in by a remembered browser keeps of the remember token.
+
+    The session record may live in a cookie, so it holds a keyed digest, never the token; the
+    middleware's re-check compares it, so forgetting browsers ends those sessions too.
+    """
+    return salted_hmac(SESSION_SALT, token, algorithm="sha256").hexdigest()
+
+
+def cookie_value(user: Any, device: TOTPDevice) -> str:
+    """The signed value of a "remember this browser" cookie for ``user`` and ``device``."""
+    account, _ = TOTPAccount.objects.get_or_create(user=user)
+    digest = _cookie_digest(user, device.pk, account.remember_token)
+    return signing.dumps({"u": str(user.pk), "d": device.pk, "v": digest}, salt=COOKIE_SALT)
+
+
+def remembered_device(user: Any, value: str | None) -> TOTPDevice | None:
+    """The confirmed device a valid remember cookie vouches for, else ``None`` (R23).
+
+    Tampered, expired, foreign and revoked cookies, and every cookie while
+    ``TOTP_REMEMBER_DAYS`` is 0, are ignored.
+    """
+    days = conf.TOTP_REMEMBER_DAYS
+    if not value or days <= 0:
+        return None
+    try:
+        # SECURITY: the expiry is checked here from the signed timestamp, not left to the
+        # browser's cookie expiry.
+        payload = signing.loads(value, salt=COOKIE_SALT, max_age=days * 86400)
+    except signing.BadSignature:
+        return None
+    if not isinstance(payload, dict) or payload.get("u") != str(user.pk):
+        return None
+    if not isinstance(payload.get("d"), int):
+        return None
+    device = TOTPDevice.objects.confirmed().filter(user=user, pk=payload["d"]).first()
+    account = TOTPAccount.objects.filter(user=user).first()
+    if device is None or account is None:
+        return None
+    expected = _cookie_digest(user, device.pk, account.remember_token)
+    return device if constant_time_compare(str(payload.get("v")), expected) else None
 
 
 def set_cookie(response: HttpResponse, value: str) -> HttpResponse:

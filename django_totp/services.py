@@ -15,15 +15,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from django.core import signing
-from django.db import connections, transaction
-from django.db.models import F, QuerySet
+from django.db import transaction
 from django.utils import timezone
-from django.utils.crypto import constant_time_compare, salted_hmac
 
-from . import crypto, oath, recovery, session, signals
+from . import crypto, oath, recovery, remember, session, signals
 from .conf import conf
-from .models import FailureCounter, RecoveryCode, TOTPAccount, TOTPDevice
+from .models import (
+    FailureCounter,
+    RecoveryCode,
+    TOTPAccount,
+    TOTPDevice,
+    VerificationMethod,
+    lock_rows,
+)
 from .policy import enrolment_required
 
 if TYPE_CHECKING:
@@ -61,6 +65,7 @@ class Result:
     locked_out: bool = False
     recovery_codes: tuple[str, ...] = ()
     recovery_codes_left: int | None = None
+    method: VerificationMethod = VerificationMethod.CODE
 
     @property
     def accepted(self) -> bool:
@@ -169,17 +174,6 @@ def _report(result: Result, user: Any, request: HttpRequest | None, *, event: st
             log_event("locked", user=user, device=counter, request=request, level=logging.WARNING)
         else:
             log_event("recovery_locked", user=user, request=request, level=logging.WARNING)
-
-
-def lock_rows(rows: QuerySet[Any]) -> list[Any]:
-    """The rows (devices or accounts), locked until the end of the current transaction."""
-    if connections[rows.db].features.has_select_for_update:
-        return list(rows.select_for_update().order_by("pk"))
-    # SECURITY: SQLite has no row locks. A write as the transaction's first statement takes
-    # the database write lock now, so concurrent attempts queue on the busy timeout instead of
-    # deadlocking on a read-to-write upgrade ("database is locked") (R10).
-    rows.update(failure_count=F("failure_count"))
-    return list(rows.order_by("pk"))
 
 
 def _locked_account(user: Any) -> TOTPAccount:
@@ -336,7 +330,12 @@ def _check_recovery_code(account: TOTPAccount, device: TOTPDevice, raw_code: str
         )
         if conf.TOTP_REMEMBER_FORGET_ON_RECOVERY:
             account.forget_browsers()
-        return Result(Outcome.ACCEPTED, device, recovery_codes_left=unused.count())
+        return Result(
+            Outcome.ACCEPTED,
+            device,
+            recovery_codes_left=unused.count(),
+            method=VerificationMethod.RECOVERY_CODE,
+        )
     account.record_failure(now)
     locked = account.is_locked
     return Result(Outcome.INVALID, newly_locked=(account,) if locked else (), locked_out=locked)
@@ -350,7 +349,8 @@ def reset_user(
     Their sessions are de-verified on the next request. Returns the number of devices removed.
     """
     with transaction.atomic():
-        device_ids = list(TOTPDevice.objects.filter(user=user).values_list("pk", flat=True))
+        # SECURITY: locked first, so a verification recorded meanwhile is found and ended (R27).
+        device_ids = [device.pk for device in lock_rows(TOTPDevice.objects.filter(user=user))]
         _spare_current_session(request, user, device_ids)
         TOTPDevice.objects.filter(pk__in=device_ids).delete()
         _delete_account_state(user)
@@ -428,7 +428,7 @@ def _spare_current_session(
 ) -> None:
     """The user's own session survives the removal of their devices; every other one ends."""
     if request is not None and getattr(getattr(request, "user", None), "pk", None) == user.pk:
-        session.rebind(request, user, device_ids)
+        session.rebind(request, user, set(device_ids))
 
 
 def _report_removed(
@@ -452,55 +452,11 @@ def forget_browsers(user: Any, *, request: HttpRequest | None = None) -> None:
     log_event("browsers_forgotten", user=user, request=request)
 
 
-REMEMBER_SALT = "django_totp.remember"
-
-
-def _remember_digest(user: Any, device_id: int, token: str) -> str:
-    # SECURITY: the session auth hash changes with the password, so a password change ends
-    # every remembered browser without a write here (R23).
-    value = f"{token}:{device_id}:{user.get_session_auth_hash()}"
-    return salted_hmac(REMEMBER_SALT, value, algorithm="sha256").hexdigest()
-
-
-def remember_cookie_value(user: Any, device: TOTPDevice) -> str:
-    """The signed value of a "remember this browser" cookie for ``user`` and ``device``."""
-    account, _ = TOTPAccount.objects.get_or_create(user=user)
-    digest = _remember_digest(user, device.pk, account.remember_token)
-    return signing.dumps({"u": str(user.pk), "d": device.pk, "v": digest}, salt=REMEMBER_SALT)
-
-
-def remembered_device(user: Any, cookie_value: str | None) -> TOTPDevice | None:
-    """The confirmed device a valid remember cookie vouches for, else ``None`` (R23).
-
-    Tampered, expired, foreign and revoked cookies, and every cookie while
-    ``TOTP_REMEMBER_DAYS`` is 0, are ignored.
-    """
-    days = conf.TOTP_REMEMBER_DAYS
-    if not cookie_value or days <= 0:
-        return None
-    try:
-        # SECURITY: the expiry is checked here from the signed timestamp, not left to the
-        # browser's cookie expiry.
-        payload = signing.loads(cookie_value, salt=REMEMBER_SALT, max_age=days * 86400)
-    except signing.BadSignature:
-        return None
-    if not isinstance(payload, dict) or payload.get("u") != str(user.pk):
-        return None
-    if not isinstance(payload.get("d"), int):
-        return None
-    device = TOTPDevice.objects.confirmed().filter(user=user, pk=payload["d"]).first()
-    account = TOTPAccount.objects.filter(user=user).first()
-    if device is None or account is None:
-        return None
-    expected = _remember_digest(user, device.pk, account.remember_token)
-    return device if constant_time_compare(str(payload.get("v")), expected) else None
-
-
 def sign_in_remembered(
     user: Any, cookie_value: str | None, *, request: HttpRequest | None = None
 ) -> TOTPDevice | None:
     """At password login: the device a valid remember cookie stands in for, reported as used."""
-    device = remembered_device(user, cookie_value)
+    device = remember.remembered_device(user, cookie_value)
     if device is not None:
         signals.remembered_browser_used.send(TOTPDevice, user=user, request=request)
         log_event("remembered", user=user, device=device, request=request)

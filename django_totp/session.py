@@ -1,33 +1,31 @@
-"""Server-side record of a session's second-factor state (R17, R18, R19).
+"""Server-side record of a session's second-factor state (R17, R18, R19, R27, R28).
 
-The session holds which device verified it, for which user, under which session key, and when.
-Nothing the client sends can claim "verified".
+The session holds which device verified it, for which user, under which session key, how
+(a code, a recovery code, a remembered browser), when, and when the device table last confirmed
+it. Nothing the client sends can claim "verified".
 
-Revocation without a query per request: every verification is also recorded in
-``VerifiedSession``, and removing a device first deletes the sessions it verified from the
-session store (``end_sessions_verified_by``, run for every device deletion). So a verified
-session that still exists is one whose device still exists, and the middleware can trust the
-record (zero queries). The record names the session key it was made for; if the key changed
-by other means (e.g. ``update_session_auth_hash``), the device table is consulted once and the
-new key recorded. Signed-cookie sessions cannot be deleted on the server, so with them the
-device table is consulted on every request instead.
+Bounded trust (R27): within ``TOTP_RECHECK_SECONDS`` of the last confirmation the middleware
+trusts the record with no query; after that one indexed query confirms that the device still
+exists, is confirmed and belongs to the user (and, for a remembered browser, that the user has
+not forgotten browsers since), and the record notes the time. Removing a device also deletes
+the sessions it verified (``revocation``), so revocation is usually immediate, and never takes
+longer than the interval whatever the session engine. Sessions in signed cookies cannot be
+deleted on the server, so they are confirmed on every request.
 """
 
 from __future__ import annotations
 
-import datetime
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass
-from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from django.conf import settings
+from django.db import transaction
 from django.middleware.csrf import rotate_token
-from django.utils import timezone
+from django.utils.crypto import constant_time_compare
 
+from . import remember, revocation
 from .conf import conf
-from .models import TOTPDevice, VerifiedSession
+from .models import TOTPAccount, TOTPDevice, VerificationMethod, lock_rows
 from .policy import enrolment_required
 
 if TYPE_CHECKING:
@@ -35,6 +33,9 @@ if TYPE_CHECKING:
 
 VERIFIED_KEY = "_totp_verified"
 PASSWORD_AT_KEY = "_totp_password_at"
+
+# What a person typed in this session; a remembered browser is not among them (R28).
+TYPED_METHODS = frozenset({VerificationMethod.CODE, VerificationMethod.RECOVERY_CODE})
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ class TOTPState:
     ``has_device``: the user has at least one confirmed device, so must verify.
     ``must_enrol``: the policy requires a device and the user has none.
     ``verified_at``: Unix time of the last verification in this session.
+    ``method``: how it was verified: ``"code"``, ``"recovery"`` or ``"remembered"``.
     ``revoked``: the session was verified by a device that has since been removed (or for
     another user), so it is no longer trusted even where the policy asks for no device.
     """
@@ -53,10 +55,12 @@ class TOTPState:
     has_device: bool = False
     must_enrol: bool = False
     verified_at: float | None = None
+    method: str | None = None
     revoked: bool = False
 
-    def verified_within(self, seconds: int, now: float | None = None) -> bool:
-        if not self.is_verified or self.verified_at is None:
+    def stepped_up_within(self, seconds: float, now: float | None = None) -> bool:
+        """Whether a code or recovery code was typed in this session in the last ``seconds``."""
+        if not self.is_verified or self.verified_at is None or self.method not in TYPED_METHODS:
             return False
         return (now if now is not None else time.time()) - self.verified_at <= seconds
 
@@ -64,123 +68,153 @@ class TOTPState:
 ANONYMOUS = TOTPState()
 
 
-def sessions_can_be_ended() -> bool:
-    """Whether the session store can delete a session by key (not signed cookies)."""
-    return settings.SESSION_ENGINE != "django.contrib.sessions.backends.signed_cookies"
+def state_of(request: HttpRequest) -> TOTPState:
+    """The state the middleware loaded for this request, or loaded now."""
+    state = getattr(request, "totp", None)
+    return state if state is not None else load_state(request)
 
 
-def holds_trusted_record(request: HttpRequest) -> bool:
+def holds_trusted_record(request: HttpRequest, now: float | None = None) -> bool:
     """Whether the session's own record shows it verified, with no query needed to confirm."""
     record = request.session.get(VERIFIED_KEY) or {}
-    # SECURITY: trusted without a query only because removing a device deletes the sessions
-    # it verified first (R17); see the module docstring.
+    checked = record.get("checked")
+    if not isinstance(checked, (int, float)):
+        return False
+    age = (now if now is not None else time.time()) - checked
+    # SECURITY: trusted without a query only for a bounded interval after the device table
+    # last confirmed it, and only under the key it was confirmed for (R27).
     return (
         record.get("user") == str(request.user.pk)
         and record.get("key") == request.session.session_key
-        and sessions_can_be_ended()
+        and 0 <= age <= conf.TOTP_RECHECK_SECONDS
+        and revocation.sessions_can_be_ended()
     )
 
 
 def load_state(request: HttpRequest) -> TOTPState:
-    """The session's state: no query for anonymous users and for verified sessions."""
+    """The session's state: no query for anonymous users and freshly confirmed sessions."""
     user = request.user
     if not user.is_authenticated:
         return ANONYMOUS
     record = request.session.get(VERIFIED_KEY) or {}
     if holds_trusted_record(request):
-        return TOTPState(is_verified=True, has_device=True, verified_at=record.get("at"))
-    is_own = record.get("user") == str(user.pk)
-    device_ids = set(
-        TOTPDevice.objects.confirmed().filter(user_id=user.pk).values_list("pk", flat=True)
+        return _verified_state(record)
+    # One query: the user's confirmed devices, with what a remembered sign-in depends on.
+    devices = dict(
+        TOTPDevice.objects.confirmed()
+        .filter(user_id=user.pk)
+        .values_list("pk", "user__totp_account__remember_token")
     )
     # SECURITY: verified only by a device that still exists, belongs to this user and is
     # confirmed; a reset or a different user on the same session fails this at once (R17).
-    is_verified = is_own and record.get("device") in device_ids
+    is_verified = record.get("user") == str(user.pk) and record.get("device") in devices
+    if is_verified and record.get("method") == VerificationMethod.REMEMBERED_BROWSER:
+        # SECURITY: "forget all browsers" replaced the token: this sign-in is over (R23).
+        token = devices[record["device"]] or ""
+        is_verified = constant_time_compare(
+            str(record.get("remember")), remember.token_digest(token)
+        )
     if is_verified:
-        _record_key(request, record["device"])
+        _confirmed(request, record)
+        return _verified_state(record)
     return TOTPState(
-        is_verified=is_verified,
-        has_device=bool(device_ids),
-        must_enrol=not device_ids and enrolment_required(user),
-        verified_at=record.get("at") if is_verified else None,
-        revoked=bool(record) and not is_verified,
+        has_device=bool(devices),
+        must_enrol=not devices and enrolment_required(user),
+        revoked=bool(record),
     )
 
 
-def _record_key(request: HttpRequest, device_id: int) -> None:
-    """Note the session's current key against ``device_id``, so removing it ends the session."""
-    if not sessions_can_be_ended():
-        return
-    if request.session.session_key is None:
-        request.session.save()
+def _verified_state(record: dict[str, Any]) -> TOTPState:
+    return TOTPState(
+        is_verified=True, has_device=True, verified_at=record.get("at"), method=record.get("method")
+    )
+
+
+def _confirmed(request: HttpRequest, record: dict[str, Any]) -> None:
+    """The device table just confirmed the record: trust it again for the interval."""
+    if not revocation.sessions_can_be_ended():
+        return  # checked on every request; writing would only make the cookie change
     key = request.session.session_key
-    record = request.session.get(VERIFIED_KEY) or {}
-    if record.get("key") == key and record.get("device") == device_id:
-        return
-    VerifiedSession.objects.create(device_id=device_id, session_key=key)
-    request.session[VERIFIED_KEY] = {**record, "device": device_id, "key": key}
-    # Rows of sessions that have expired anyway; keeps the table to live sessions.
-    age = datetime.timedelta(seconds=settings.SESSION_COOKIE_AGE)
-    VerifiedSession.objects.filter(
-        device_id=device_id, created_at__lt=timezone.now() - age
-    ).delete()
+    if key is not None and record.get("key") != key:
+        # The key changed by other means (e.g. ``update_session_auth_hash``): note the new one,
+        # so removing the device still finds this session.
+        with transaction.atomic():
+            if not lock_rows(TOTPDevice.objects.filter(pk=record["device"])):
+                return
+            method = record.get("method") or VerificationMethod.CODE
+            revocation.record(record["device"], key, method, replacing=record.get("key"))
+    if conf.TOTP_RECHECK_SECONDS > 0:
+        request.session[VERIFIED_KEY] = {**record, "key": key, "checked": time.time()}
 
 
-def mark_verified(request: HttpRequest, device: TOTPDevice) -> None:
-    """Record that ``device`` verified this session, under a new session key and CSRF token."""
-    # SECURITY: a new session key and CSRF token at the privilege change, as Django does at
-    # password login, so a session id or token learned before verification is worthless (R18).
-    old_key = request.session.session_key
-    request.session.cycle_key()
-    if old_key is not None:
-        VerifiedSession.objects.filter(session_key=old_key).delete()
-    rotate_token(request)
-    request.session[VERIFIED_KEY] = {
-        "device": device.pk,
-        "user": str(device.user_id),
-        "at": time.time(),
-    }
-    request.session.pop(PASSWORD_AT_KEY, None)
-    _record_key(request, device.pk)
+def mark_verified(
+    request: HttpRequest,
+    device: TOTPDevice,
+    method: str = VerificationMethod.CODE,
+) -> bool:
+    """Record that ``device`` verified this session, under a new session key and CSRF token.
+
+    False, and nothing recorded, when the device was removed or unconfirmed meanwhile.
+    """
+    with transaction.atomic():
+        # SECURITY: the device row is locked while the session is recorded, so a reset removing
+        # the device either finds this session or makes this call fail (R27).
+        locked = lock_rows(
+            TOTPDevice.objects.confirmed().filter(pk=device.pk, user_id=device.user_id)
+        )
+        if not locked:
+            return False
+        # SECURITY: a new session key and CSRF token at the privilege change, as Django does at
+        # password login, so a session id or token learned before verification is worthless
+        # (R18).
+        old_key = request.session.session_key
+        request.session.cycle_key()
+        rotate_token(request)
+        now = time.time()
+        record: dict[str, Any] = {
+            "device": device.pk,
+            "user": str(device.user_id),
+            "method": str(method),
+            "at": now,
+            "checked": now,
+        }
+        if method == VerificationMethod.REMEMBERED_BROWSER:
+            token = TOTPAccount.objects.get(user_id=device.user_id).remember_token
+            record["remember"] = remember.token_digest(token)
+        if revocation.sessions_can_be_ended():
+            if request.session.session_key is None:
+                request.session.save()
+            record["key"] = key = request.session.session_key
+            assert key is not None
+            revocation.record(device.pk, key, str(method), replacing=old_key)
+        request.session[VERIFIED_KEY] = record
+        request.session.pop(PASSWORD_AT_KEY, None)
+    return True
 
 
-def rebind(request: HttpRequest, user: Any, removing: Iterable[int]) -> None:
+def rebind(request: HttpRequest, user: Any, removing: set[int]) -> None:
     """Keep this session of ``user`` out of the removal of the devices ``removing``.
 
     A session verified by one of them is recorded against another of the user's devices,
-    keeping the verification time so step-up still expires on schedule; with none left it is
-    no longer verified, but stays signed in. Called before the devices are removed.
+    keeping how and when it was verified, so step-up still expires on schedule; with none left
+    it is no longer verified, but stays signed in. Called, under the caller's lock on the
+    user's devices, before they are removed.
     """
     record = request.session.get(VERIFIED_KEY)
-    removed = set(removing)
-    if not record or record.get("user") != str(user.pk) or record.get("device") not in removed:
+    if not record or record.get("user") != str(user.pk) or record.get("device") not in removing:
         return
     key = request.session.session_key
-    VerifiedSession.objects.filter(session_key=key, device_id__in=removed).delete()
+    revocation.forget_session(key)
     remaining = (
-        TOTPDevice.objects.confirmed().filter(user=user).exclude(pk__in=removed).order_by("pk")
+        TOTPDevice.objects.confirmed().filter(user=user).exclude(pk__in=removing).order_by("pk")
     ).first()
     if remaining is None:
-        forget_verification(request)
+        request.session.pop(VERIFIED_KEY, None)
         return
-    _record_key(request, remaining.pk)
-
-
-def end_sessions_verified_by(device_ids: Iterable[int]) -> None:
-    """Delete from the session store every session these devices verified (R17, R24)."""
-    ids = list(device_ids)
-    keys = set(
-        VerifiedSession.objects.filter(device_id__in=ids).values_list("session_key", flat=True)
-    )
-    store = import_module(settings.SESSION_ENGINE).SessionStore
-    for key in keys:
-        store().delete(key)
-    VerifiedSession.objects.filter(device_id__in=ids).delete()
-
-
-def forget_verification(request: HttpRequest) -> None:
-    """This session's own devices were removed by its user: not verified, but not revoked."""
-    request.session.pop(VERIFIED_KEY, None)
+    if revocation.sessions_can_be_ended() and key is not None:
+        method = record.get("method") or VerificationMethod.CODE
+        revocation.record(remaining.pk, key, method, replacing=None)
+    request.session[VERIFIED_KEY] = {**record, "device": remaining.pk}
 
 
 def start_pending(request: HttpRequest) -> None:

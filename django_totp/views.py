@@ -25,11 +25,6 @@ from .models import TOTPDevice
 from .redirects import safe_next, url_with_next
 
 
-def current_state(request: HttpRequest) -> session.TOTPState:
-    state = getattr(request, "totp", None)
-    return state if state is not None else session.load_state(request)
-
-
 def logout_url() -> str | None:
     try:
         return resolve_url(conf.TOTP_LOGOUT_URL)
@@ -68,6 +63,12 @@ class TOTPView(LoginRequiredMixin, View):
         """A response that replaces the page for this signed-in user, or ``None``."""
         return None
 
+    @staticmethod
+    def device_gone(request: HttpRequest) -> HttpResponse:
+        """The code was right, but its device was removed before the session was recorded."""
+        messages.error(request, _("This device was removed meanwhile. Nothing was changed."))
+        return redirect(request.get_full_path())
+
     def render(
         self, request: HttpRequest, template: str | None = None, **context: Any
     ) -> HttpResponse:
@@ -82,7 +83,7 @@ class VerifyView(TOTPView):
     form_class: type[CodeForm] = VerifyForm
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        state = current_state(request)
+        state = session.state_of(request)
         if not state.has_device:
             target = conf.TOTP_SETUP_URL if state.must_enrol else None
             next_url = request.GET.get("next")
@@ -94,14 +95,15 @@ class VerifyView(TOTPView):
         if not form.is_valid():
             return self.page(request, form)
         assert form.result is not None and form.result.device is not None
-        session.mark_verified(request, form.result.device)
+        if not session.mark_verified(request, form.result.device, form.result.method):
+            return self.device_gone(request)
         return self.verified(request, form)
 
     def verified(self, request: HttpRequest, form: CodeForm) -> HttpResponse:
         response = HttpResponseRedirect(safe_next(request))
         if form.cleaned_data.get("remember"):
             assert form.result is not None and form.result.device is not None
-            value = services.remember_cookie_value(request.user, form.result.device)
+            value = remember.cookie_value(request.user, form.result.device)
             remember.set_cookie(response, value)
         return response
 
@@ -154,10 +156,10 @@ class StepUpView(TOTPView):
     step_up_message = gettext_lazy("Enter a code from your app to confirm it's you.")
 
     def refuse(self, request: HttpRequest) -> HttpResponse | None:
-        state = current_state(request)
+        state = session.state_of(request)
         # SECURITY: a password-only or stale session changes nothing here and never sees a
         # new secret (R5).
-        if not state.has_device or state.verified_within(conf.TOTP_STEP_UP_SECONDS):
+        if not state.has_device or state.stepped_up_within(conf.TOTP_STEP_UP_SECONDS):
             return None
         messages.info(request, str(self.step_up_message))
         back = request.get_full_path() if request.method == "GET" else request.path
@@ -210,7 +212,8 @@ class SetupView(StepUpView):
         if not form.is_valid():
             return self.show(request, device, form)
         assert form.result is not None
-        session.mark_verified(request, device)
+        if not session.mark_verified(request, device):
+            return self.device_gone(request)
         messages.success(request, _("Two-factor authentication is on."))
         if form.result.recovery_codes:
             return self.show_recovery_codes(
@@ -261,12 +264,12 @@ class DisableView(TOTPView):
     @staticmethod
     def form(request: HttpRequest, data: Any = None) -> CodeForm | None:
         """A code field unless this session verified within ``TOTP_STEP_UP_SECONDS``."""
-        if current_state(request).verified_within(conf.TOTP_STEP_UP_SECONDS):
+        if session.state_of(request).stepped_up_within(conf.TOTP_STEP_UP_SECONDS):
             return None
         return CodeForm(data, request=request, submit_label=_("Turn off"))
 
     def page(self, request: HttpRequest, form: CodeForm | None, status: int = 200) -> HttpResponse:
-        state = current_state(request)
+        state = session.state_of(request)
         response = self.render(
             request,
             form=form,
@@ -284,7 +287,7 @@ class ManageView(StepUpView):
 
     def get(self, request: HttpRequest) -> HttpResponse:
         user = request.user
-        remembered = services.remembered_device(
+        remembered = remember.remembered_device(
             user, request.COOKIES.get(conf.TOTP_REMEMBER_COOKIE_NAME)
         )
         devices = TOTPDevice.objects.confirmed().filter(user=user).order_by("created_at", "pk")
@@ -359,12 +362,12 @@ class RecoveryCodesView(StepUpView):
     template_name = "django_totp/regenerate_codes.html"
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        if not current_state(request).has_device:
+        if not session.state_of(request).has_device:
             return redirect("django_totp:manage")
         return self.render(request, recovery_codes_left=services.recovery_codes_left(request.user))
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        if not current_state(request).has_device:
+        if not session.state_of(request).has_device:
             return redirect("django_totp:manage")
         codes = services.regenerate_recovery_codes(request.user, request=request)
         return self.show_recovery_codes(request, codes, resolve_url("django_totp:manage"))

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 
@@ -113,3 +114,14 @@ def pytest_ignore_collect(collection_path, config):
     if own is not None and settings.SETTINGS_MODULE != own:
         return True
     return None
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The throw-away Redis that ``tests.redis_server`` started; skips without one (not in CI)."""
+    url = os.environ.get("TOTP_TEST_REDIS_URL")
+    if not url:
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI runs the suite under tests.redis_server: TOTP_TEST_REDIS_URL is unset")
+        pytest.skip("needs Redis: run under `python -m tests.redis_server -- pytest`")
+    return url

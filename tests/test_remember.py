@@ -8,7 +8,7 @@ import pytest
 import time_machine
 from django.test import Client
 
-from django_totp import services
+from django_totp import remember, services
 from django_totp.models import TOTPDevice
 
 from .conftest import PASSWORD, make_device
@@ -209,3 +209,40 @@ def test_remembered_browser_use_is_signalled(user, device, code_for):
     finally:
         signals.remembered_browser_used.disconnect(receiver)
     assert len(received) == 1 and received[0]["user"] == user
+
+
+# R28: the attack of the 2026-11 review. Password + a remembered browser (a shared computer, a
+# stolen laptop, an infostealer dump) must not change 2FA: every step-up page asks for a code.
+STEP_UP_POSTS = [
+    ("/2fa/manage/recovery-codes/", {}),
+    ("/2fa/setup/", {"start": "1"}),
+    ("/2fa/disable/", {}),
+    ("/2fa/manage/browsers/forget/", {}),
+]
+
+
+@pytest.mark.parametrize(("path", "data"), STEP_UP_POSTS, ids=lambda v: str(v).strip("/"))
+def test_a_remembered_browser_does_not_pass_step_up(user, device, code_for, path, data):
+    services.regenerate_recovery_codes(user)
+    client = remembered_client(user, device, code_for)
+    sign_in(client, user)
+    assert reaches_private_page(client)  # the sign-in prompt is skipped, as promised
+    codes_before = set(user.totp_recovery_codes.values_list("digest", flat=True))
+
+    response = client.post(path, data)
+
+    assert response.status_code in (200, 302)
+    assert "Authentication code" in response.content.decode() or response["Location"].startswith(
+        VERIFY
+    )
+    assert TOTPDevice.objects.filter(user=user).count() == 1
+    assert set(user.totp_recovery_codes.values_list("digest", flat=True)) == codes_before
+    assert remember.remembered_device(user, client.cookies[COOKIE].value) == device
+
+
+def test_a_code_typed_in_a_remembered_session_passes_step_up(user, device, code_for):
+    client = remembered_client(user, device, code_for)
+    sign_in(client, user)
+    assert client.get("/2fa/manage/")["Location"].startswith(VERIFY)
+    client.post(VERIFY + "?next=/2fa/manage/", {"code": code_for(device, offset=1)})
+    assert client.get("/2fa/manage/").status_code == 200

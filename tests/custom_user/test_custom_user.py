@@ -8,7 +8,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client, override_settings
 
-from django_totp import oath, services
+from django_totp import oath, remember, services
 from django_totp.models import TOTPDevice
 
 pytestmark = pytest.mark.django_db
@@ -45,8 +45,8 @@ def test_enrol_verify_and_reset_with_an_email_user():
     assert third.get("/private/").content == b"private page"
 
     with override_settings(TOTP_REMEMBER_DAYS=1):
-        cookie = services.remember_cookie_value(user, device)
-        assert services.remembered_device(user, cookie) == device
+        cookie = remember.cookie_value(user, device)
+        assert remember.remembered_device(user, cookie) == device
 
     services.reset_user(user)
     assert client.get("/private/")["Location"].startswith("/login/")
