@@ -18,7 +18,7 @@ PYTEST := $(BIN)/pytest -p no:cacheprovider
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 APT_GET := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get -q -y
 
-.PHONY: venv demo postgres-bin gettext-bin messages browser-deps test screenshots lint bench loadtest clean distclean
+.PHONY: venv demo postgres-bin redis-bin gettext-bin messages browser-deps test screenshots lint bench loadtest clean distclean
 
 venv: $(STAMP)
 
@@ -46,6 +46,17 @@ postgres-bin:
 		$(SUDO) sed -ri 's/^#?\s*create_main_cluster\b.*/create_main_cluster = false/' \
 			/etc/postgresql-common/createcluster.conf; \
 		$(APT_GET) install --no-install-recommends postgresql-15; \
+	fi
+
+# Redis for tests/redis_server.py: cached_db sessions on a real shared cache (R27). Debian's
+# package would start a system-wide server where systemd runs; the tests start their own.
+redis-bin:
+	@if command -v redis-server >/dev/null; then \
+		echo "Redis server: found"; \
+	else \
+		echo "Redis server: installing redis-server"; \
+		$(APT_GET) update; \
+		$(APT_GET) install --no-install-recommends redis-server; \
 	fi
 
 # GNU gettext for `make messages` and tests/test_i18n.py (which runs makemessages).
@@ -92,13 +103,16 @@ $(STAMP42): setup.cfg pyproject.toml requirements/dev.txt
 	$(VENV42)/bin/python -m pip install --quiet -e ".[test]" -r requirements/dev.txt "Django>=4.2,<5.0"
 	touch $@
 
-test: venv $(STAMP42) postgres-bin gettext-bin browser-deps
+# Services the suite needs: a throw-away Redis for every pass that runs tests/test_revocation.py.
+WITH_REDIS := $(BIN)/python -m tests.redis_server --
+
+test: venv $(STAMP42) postgres-bin redis-bin gettext-bin browser-deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	@echo "== SQLite =="
-	$(PYTEST) --cov=django_totp --cov-report=term
+	$(WITH_REDIS) $(PYTEST) --cov=django_totp --cov-report=term
 	@echo "== PostgreSQL =="
-	$(BIN)/python -m tests.pg -- $(PYTEST)
+	$(BIN)/python -m tests.pg -- $(WITH_REDIS) $(PYTEST)
 	@echo "== demo site =="
 	$(PYTEST) tests/demo --ds=demo_project.settings
 	@echo "== browser =="
@@ -106,7 +120,7 @@ test: venv $(STAMP42) postgres-bin gettext-bin browser-deps
 	@echo "== custom user model =="
 	$(PYTEST) tests/custom_user --ds=tests.custom_user.settings
 	@echo "== Django 4.2 LTS, SQLite =="
-	$(VENV42)/bin/pytest -p no:cacheprovider
+	$(WITH_REDIS) $(VENV42)/bin/pytest -p no:cacheprovider
 
 # Benchmarks and load test (bench/, issue 7): django-otp and httpx from the `bench` extra.
 $(STAMP_BENCH): $(STAMP) setup.cfg

@@ -37,8 +37,8 @@ from django.utils import timezone
 
 from . import signals
 from .conf import conf
+from .events import client_ip
 from .models import TOTPDevice
-from .services import client_ip
 
 if TYPE_CHECKING:
     from django.http import HttpRequest

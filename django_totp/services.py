@@ -8,17 +8,18 @@ without row locks (SQLite). Signals and security log records are emitted after t
 
 from __future__ import annotations
 
+import datetime
 import enum
-import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
-from . import crypto, oath, recovery, remember, session, signals
+from . import crypto, events, oath, recovery, remember, revocation, session, signals, stepup
 from .conf import conf
 from .models import (
     FailureCounter,
@@ -32,8 +33,6 @@ from .policy import enrolment_required
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
-
-logger = logging.getLogger("django_totp")
 
 
 class Outcome(enum.StrEnum):
@@ -70,39 +69,6 @@ class Result:
     @property
     def accepted(self) -> bool:
         return self.outcome is Outcome.ACCEPTED
-
-
-def client_ip(request: HttpRequest | None) -> str | None:
-    return request.META.get("REMOTE_ADDR") if request is not None else None
-
-
-def log_event(
-    event: str,
-    *,
-    user: Any,
-    device: TOTPDevice | None = None,
-    request: HttpRequest | None = None,
-    level: int = logging.INFO,
-    **fields: Any,
-) -> None:
-    """One structured security record (R15). Never pass codes or secrets here."""
-    record = {
-        "event": event,
-        "user_id": getattr(user, "pk", None),
-        "device_id": device.pk if device is not None else None,
-        "ip": client_ip(request),
-        "time": timezone.now().isoformat(),
-        **fields,
-    }
-    logger.log(
-        level,
-        "totp %s user=%s device=%s ip=%s",
-        event,
-        record["user_id"],
-        record["device_id"],
-        record["ip"],
-        extra={"totp": record},
-    )
 
 
 def _single(devices: Sequence[TOTPDevice]) -> TOTPDevice | None:
@@ -146,36 +112,6 @@ def _check_locked_devices(devices: Sequence[TOTPDevice], raw_code: str) -> Resul
     )
 
 
-def _report(result: Result, user: Any, request: HttpRequest | None, *, event: str) -> None:
-    if result.accepted:
-        if event == "recovery":
-            left = result.recovery_codes_left
-            signals.recovery_code_used.send(TOTPDevice, user=user, request=request, remaining=left)
-            log_event("recovery_code_used", user=user, request=request, remaining=left)
-            return
-        signal = signals.device_confirmed if event == "enrolled" else signals.verification_succeeded
-        signal.send(TOTPDevice, user=user, device=result.device, request=request)
-        log_event(event, user=user, device=result.device, request=request)
-        return
-    signals.verification_failed.send(
-        TOTPDevice, user=user, device=result.device, request=request, reason=result.outcome
-    )
-    log_event(
-        f"{event}_refused",
-        user=user,
-        device=result.device,
-        request=request,
-        level=logging.WARNING,
-        reason=result.outcome.value,
-    )
-    for counter in result.newly_locked:
-        if isinstance(counter, TOTPDevice):
-            signals.device_locked.send(TOTPDevice, user=user, device=counter, request=request)
-            log_event("locked", user=user, device=counter, request=request, level=logging.WARNING)
-        else:
-            log_event("recovery_locked", user=user, request=request, level=logging.WARNING)
-
-
 def _locked_account(user: Any) -> TOTPAccount:
     """The user's account row, created if needed, locked until the end of the transaction."""
     # Lock first: on SQLite a read before the locking write would deadlock concurrent callers.
@@ -199,28 +135,40 @@ def verify_code(user: Any, raw_code: str, *, request: HttpRequest | None = None)
         if not devices:
             return Result(Outcome.NO_DEVICE)
         result = _check_locked_devices(devices, raw_code)
-    _report(result, user, request, event="verified")
+    events.report_attempt(result, user, request, event="verified")
     return result
 
 
-def start_setup(user: Any, *, replaces: int | None = None) -> TOTPDevice:
-    """Begin enrolment: a new unconfirmed device replaces any earlier unconfirmed one.
+def start_setup(request: HttpRequest, *, replaces: int | None = None) -> TOTPDevice:
+    """Begin enrolment in this session: a new unconfirmed device, shown to this session only.
 
-    ``replaces`` names one of the user's confirmed devices to remove when this one is confirmed,
-    so moving to a new phone is one step (R25); other ids are ignored.
+    It replaces this session's earlier unconfirmed device; other sessions of the user keep
+    theirs and never see this one (R31). An enrolled user needs step-up first (R5).
+    ``replaces`` names one of the user's confirmed devices to remove when this one is
+    confirmed, so moving to a new phone is one step (R25); other ids are ignored.
     """
+    stepup.require(request)
+    user = request.user
     with transaction.atomic():
-        TOTPDevice.objects.pending().filter(user=user).delete()
+        expired = timezone.now() - datetime.timedelta(seconds=conf.TOTP_SETUP_TIMEOUT)
+        earlier = session.pending_setup_id(request)
+        TOTPDevice.objects.pending().filter(user=user).filter(
+            Q(pk=earlier) | Q(created_at__lt=expired)
+        ).delete()
         device = TOTPDevice.new_pending(user)
         if replaces is not None:
             device.replaces = TOTPDevice.objects.confirmed().filter(user=user, pk=replaces).first()
         device.save()
+    session.start_setup(request, device.pk)
     return device
 
 
-def pending_device(user: Any) -> TOTPDevice | None:
-    """The user's unconfirmed device, unless its enrolment has expired (R4)."""
-    device = TOTPDevice.objects.pending().filter(user=user).order_by("-created_at").first()
+def pending_device(request: HttpRequest) -> TOTPDevice | None:
+    """This session's unconfirmed device, unless its enrolment has expired (R4, R31)."""
+    device_id = session.pending_setup_id(request)
+    if device_id is None:
+        return None
+    device = TOTPDevice.objects.pending().filter(user_id=request.user.pk, pk=device_id).first()
     if device is None or device.setup_expired(timezone.now()):
         return None
     return device
@@ -246,10 +194,12 @@ def confirm_device(
         replaced = None
         if result.accepted:
             result, replaced = _activate(locked, result, request)
-    _report(result, locked.user, request, event="enrolled")
+    events.report_attempt(result, locked.user, request, event="enrolled")
     if replaced is not None:
         # ``locked.replaces_id`` keeps the id in memory; the row's column is now NULL.
-        _report_removed(locked.user, replaced, locked.replaces_id, request, event="device_replaced")
+        events.report_removed(
+            locked.user, replaced, locked.replaces_id, request, event="device_replaced"
+        )
     return result
 
 
@@ -281,15 +231,17 @@ def _new_recovery_codes(user: Any) -> list[str]:
     return [recovery.group(code) for code in codes]
 
 
-def regenerate_recovery_codes(user: Any, *, request: HttpRequest | None = None) -> list[str]:
+def regenerate_recovery_codes(request: HttpRequest) -> list[str]:
     """A new set of recovery codes; the previous set stops working at once (R22).
 
-    Callers check step-up (R5) first.
+    Needs step-up (R5, R28).
     """
+    stepup.require(request)
+    user = request.user
     with transaction.atomic():
         _locked_account(user)
         codes = _new_recovery_codes(user)
-    log_event("recovery_codes_generated", user=user, request=request)
+    events.log_event("recovery_codes_generated", user=user, request=request)
     return codes
 
 
@@ -310,7 +262,7 @@ def verify_recovery_code(user: Any, raw_code: str, *, request: HttpRequest | Non
         if not devices:
             return Result(Outcome.NO_DEVICE)
         result = _check_recovery_code(account, devices[0], raw_code)
-    _report(result, user, request, event="recovery")
+    events.report_attempt(result, user, request, event="recovery")
     return result
 
 
@@ -357,7 +309,7 @@ def reset_user(
     signals.devices_reset.send(
         TOTPDevice, user=user, actor=actor, request=request, device_ids=device_ids
     )
-    log_event(
+    events.log_event(
         event,
         user=user,
         request=request,
@@ -367,12 +319,21 @@ def reset_user(
     return len(device_ids)
 
 
-def disable_for_user(user: Any, *, request: HttpRequest | None = None) -> int:
+def disable(request: HttpRequest) -> bool:
     """The user turns two-factor authentication off: all their devices are removed.
 
-    Callers check step-up (R5) and the policy first; see ``views.DisableView``.
+    Needs step-up (R5, R28); False, and nothing removed, where the policy requires 2FA (R25).
     """
-    return reset_user(user, actor=user, request=request, event="disabled")
+    stepup.require(request)
+    if not may_be_left_without_a_device(request.user):
+        return False
+    reset_user(request.user, actor=request.user, request=request, event="disabled")
+    return True
+
+
+def may_be_left_without_a_device(user: Any) -> bool:
+    """The last-device rule (R25): a user the policy covers always keeps one device."""
+    return not enrolment_required(user)
 
 
 def unlock_device(
@@ -388,28 +349,33 @@ def unlock_device(
         TOTPDevice, user=device.user, device=device, actor=actor, request=request
     )
     actor_id = getattr(actor, "pk", None)
-    log_event("unlocked", user=device.user, device=device, request=request, actor_id=actor_id)
+    events.log_event(
+        "unlocked", user=device.user, device=device, request=request, actor_id=actor_id
+    )
 
 
-def remove_device(user: Any, device_id: int, *, request: HttpRequest | None = None) -> bool:
+def remove_device(request: HttpRequest, device_id: int) -> bool:
     """The user removes one of their confirmed devices; False if the policy forbids it.
 
-    Under a policy that requires 2FA the last device stays (R25). Removing the last device
-    otherwise turns 2FA off, recovery codes and remembered browsers included. Raises
-    ``TOTPDevice.DoesNotExist`` for a device that is not the user's. Callers check step-up (R5).
+    Needs step-up (R5, R28). Under a policy that requires 2FA the last device stays (R25).
+    Removing the last device otherwise turns 2FA off, recovery codes and remembered browsers
+    included. Raises ``TOTPDevice.DoesNotExist`` for a device that is not the user's.
     """
+    stepup.require(request)
+    user = request.user
     with transaction.atomic():
         devices = lock_rows(TOTPDevice.objects.confirmed().filter(user=user))
         target = next((d for d in devices if d.pk == device_id), None)
         if target is None:
             raise TOTPDevice.DoesNotExist(device_id)
-        if len(devices) == 1 and enrolment_required(user):
+        is_last = len(devices) == 1
+        if is_last and not may_be_left_without_a_device(user):
             return False
         _spare_current_session(request, user, [device_id])
         target.delete()
-        if len(devices) == 1:
+        if is_last:
             _delete_account_state(user)
-    _report_removed(user, target, device_id, request, event="device_removed")
+    events.report_removed(user, target, device_id, request, event="device_removed")
     return True
 
 
@@ -431,25 +397,30 @@ def _spare_current_session(
         session.rebind(request, user, set(device_ids))
 
 
-def _report_removed(
-    user: Any, device: TOTPDevice, device_id: int, request: HttpRequest | None, *, event: str
-) -> None:
-    """``device`` is deleted (its ``pk`` is ``None``); ``device_id`` is the id it had."""
-    signals.device_removed.send(TOTPDevice, user=user, device=device, actor=user, request=request)
-    log_event(event, user=user, request=request, removed_device_id=device_id)
-
-
-def rename_device(user: Any, device_id: int, name: str) -> None:
-    """Raises ``TOTPDevice.DoesNotExist`` for a device that is not the user's."""
-    if not TOTPDevice.objects.confirmed().filter(user=user, pk=device_id).update(name=name):
+def rename_device(request: HttpRequest, device_id: int, name: str) -> None:
+    """Needs step-up; raises ``TOTPDevice.DoesNotExist`` for a device that is not the user's."""
+    stepup.require(request)
+    devices = TOTPDevice.objects.confirmed().filter(user_id=request.user.pk, pk=device_id)
+    if not devices.update(name=name):
         raise TOTPDevice.DoesNotExist(device_id)
 
 
-def forget_browsers(user: Any, *, request: HttpRequest | None = None) -> None:
-    """Every "remember this browser" cookie of the user stops working (R23)."""
+def forget_browsers(request: HttpRequest) -> None:
+    """Every "remember this browser" cookie of the user stops working (R23).
+
+    Needs step-up. The sessions those browsers signed in end too, this one excepted.
+    """
+    stepup.require(request)
+    user = request.user
     with transaction.atomic():
         _locked_account(user).forget_browsers()
-    log_event("browsers_forgotten", user=user, request=request)
+        device_ids = TOTPDevice.objects.filter(user=user).values_list("pk", flat=True)
+        revocation.end_sessions(
+            list(device_ids),
+            method=VerificationMethod.REMEMBERED_BROWSER,
+            sparing=request.session.session_key,
+        )
+    events.log_event("browsers_forgotten", user=user, request=request)
 
 
 def sign_in_remembered(
@@ -459,5 +430,5 @@ def sign_in_remembered(
     device = remember.remembered_device(user, cookie_value)
     if device is not None:
         signals.remembered_browser_used.send(TOTPDevice, user=user, request=request)
-        log_event("remembered", user=user, device=device, request=request)
+        events.log_event("remembered", user=user, device=device, request=request)
     return device

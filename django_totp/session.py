@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 VERIFIED_KEY = "_totp_verified"
 PASSWORD_AT_KEY = "_totp_password_at"
+SETUP_KEY = "_totp_setup"
 
 # What a person typed in this session; a remembered browser is not among them (R28).
 TYPED_METHODS = frozenset({VerificationMethod.CODE, VerificationMethod.RECOVERY_CODE})
@@ -189,6 +190,8 @@ def mark_verified(
             revocation.record(device.pk, key, str(method), replacing=old_key)
         request.session[VERIFIED_KEY] = record
         request.session.pop(PASSWORD_AT_KEY, None)
+    # What the rest of this request asks (step-up right after a fresh code) sees the new state.
+    request.totp = _verified_state(record)  # type: ignore[attr-defined]
     return True
 
 
@@ -233,3 +236,14 @@ def pending_expired(request: HttpRequest, now: float | None = None) -> bool:
     if started is None:
         return True
     return (now if now is not None else time.time()) - started > conf.TOTP_PENDING_TIMEOUT
+
+
+def start_setup(request: HttpRequest, device_id: int) -> None:
+    """This session, and no other, may see and confirm the unconfirmed device (R31)."""
+    request.session[SETUP_KEY] = device_id
+
+
+def pending_setup_id(request: HttpRequest) -> int | None:
+    """The unconfirmed device this session started, if any (``services.pending_device``)."""
+    device_id = request.session.get(SETUP_KEY)
+    return device_id if isinstance(device_id, int) else None

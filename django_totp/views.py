@@ -18,7 +18,7 @@ from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 
-from . import oath, policy, qr, remember, services, session
+from . import events, oath, qr, remember, services, session, stepup
 from .conf import conf
 from .forms import CodeForm, ConfirmDeviceForm, RecoveryCodeForm, RenameDeviceForm, VerifyForm
 from .models import TOTPDevice
@@ -55,13 +55,24 @@ class TOTPView(LoginRequiredMixin, View):
         except TOTPDevice.DoesNotExist:
             # Not the user's device, or removed by a request that came first.
             raise Http404 from None
+        except stepup.StepUpRequired:
+            return self.ask_for_code(request)
         except DatabaseError:
-            services.log_event("database_error", user=request.user, request=request)
+            events.log_event("database_error", user=request.user, request=request)
             return render(request, "django_totp/unavailable.html", status=503)
 
     def refuse(self, request: HttpRequest) -> HttpResponse | None:
         """A response that replaces the page for this signed-in user, or ``None``."""
         return None
+
+    # Lazy: a class attribute is evaluated at import, before any request's language is known.
+    step_up_message = gettext_lazy("Enter a code from your app to confirm it's you.")
+
+    def ask_for_code(self, request: HttpRequest) -> HttpResponse:
+        """Step-up (R5, R28): the verify page, which comes back here afterwards."""
+        messages.info(request, str(self.step_up_message))
+        back = request.get_full_path() if request.method == "GET" else request.path
+        return redirect(url_with_next(conf.TOTP_VERIFY_URL, back))
 
     @staticmethod
     def device_gone(request: HttpRequest) -> HttpResponse:
@@ -147,23 +158,16 @@ class RecoveryView(VerifyView):
 
 
 class StepUpView(TOTPView):
-    """A page that changes 2FA: it needs a verification within ``TOTP_STEP_UP_SECONDS`` (R5).
+    """A page that changes 2FA: shown only to a session that passes step-up (R5, R28).
 
-    Anything older sends the user to the verify page, which comes back here afterwards.
+    Anything else is sent to the verify page, which comes back here afterwards. The services
+    behind these pages enforce the same rule (``stepup.require``).
     """
 
-    # Lazy: a class attribute is evaluated at import, before any request's language is known.
-    step_up_message = gettext_lazy("Enter a code from your app to confirm it's you.")
-
     def refuse(self, request: HttpRequest) -> HttpResponse | None:
-        state = session.state_of(request)
-        # SECURITY: a password-only or stale session changes nothing here and never sees a
-        # new secret (R5).
-        if not state.has_device or state.stepped_up_within(conf.TOTP_STEP_UP_SECONDS):
-            return None
-        messages.info(request, str(self.step_up_message))
-        back = request.get_full_path() if request.method == "GET" else request.path
-        return redirect(url_with_next(conf.TOTP_VERIFY_URL, back))
+        # SECURITY: a password-only, remembered or stale session sees no page that changes 2FA,
+        # and never a new secret (R5, R28).
+        return None if stepup.satisfied(request) else self.ask_for_code(request)
 
     def show_recovery_codes(
         self, request: HttpRequest, codes: list[str], next_url: str
@@ -191,7 +195,7 @@ class SetupView(StepUpView):
     step_up_message = gettext_lazy("Enter a code from your current app to add another.")
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        device = services.pending_device(request.user)
+        device = services.pending_device(request)
         if device is None:
             replaces = self.replaced_device(request, request.GET.get("replace"))
             return self.render(
@@ -202,9 +206,9 @@ class SetupView(StepUpView):
     def post(self, request: HttpRequest) -> HttpResponse:
         if "start" in request.POST:
             replaces = self.replaced_device(request, request.POST.get("replace"))
-            services.start_setup(request.user, replaces=replaces.pk if replaces else None)
+            services.start_setup(request, replaces=replaces.pk if replaces else None)
             return redirect(request.get_full_path())
-        device = services.pending_device(request.user)
+        device = services.pending_device(request)
         if device is None:
             messages.error(request, _("This setup has expired. Start again to get a new QR code."))
             return redirect(request.get_full_path())
@@ -252,19 +256,25 @@ class DisableView(TOTPView):
         return self.page(request, self.form(request))
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        if policy.enrolment_required(request.user):
+        if not services.may_be_left_without_a_device(request.user):
             return self.page(request, None, status=403)
         form = self.form(request, request.POST)
-        if form is not None and not form.is_valid():
-            return self.page(request, form)
-        services.disable_for_user(request.user, request=request)
+        if form is not None:
+            if not form.is_valid():
+                return self.page(request, form)
+            assert form.result is not None and form.result.device is not None
+            # The code typed here is this session's step-up.
+            if not session.mark_verified(request, form.result.device, form.result.method):
+                return self.device_gone(request)
+        if not services.disable(request):
+            return self.page(request, None, status=403)
         messages.success(request, _("Two-factor authentication is off."))
         return remember.delete_cookie(HttpResponseRedirect(safe_next(request)))
 
     @staticmethod
     def form(request: HttpRequest, data: Any = None) -> CodeForm | None:
-        """A code field unless this session verified within ``TOTP_STEP_UP_SECONDS``."""
-        if session.state_of(request).stepped_up_within(conf.TOTP_STEP_UP_SECONDS):
+        """A code field unless this session passes step-up already."""
+        if stepup.satisfied(request):
             return None
         return CodeForm(data, request=request, submit_label=_("Turn off"))
 
@@ -274,7 +284,7 @@ class DisableView(TOTPView):
             request,
             form=form,
             has_device=state.has_device,
-            required=policy.enrolment_required(request.user),
+            required=not services.may_be_left_without_a_device(request.user),
         )
         response.status_code = status
         return response
@@ -298,7 +308,7 @@ class ManageView(StepUpView):
             few_recovery_codes=FEW_RECOVERY_CODES,
             remember_days=conf.TOTP_REMEMBER_DAYS,
             browser_remembered=remembered is not None,
-            required=policy.enrolment_required(user),
+            required=not services.may_be_left_without_a_device(user),
         )
 
 
@@ -322,7 +332,7 @@ class RenameDeviceView(DeviceView):
         form = RenameDeviceForm(request.POST)
         if not form.is_valid():
             return self.render(request, form=form, device=device)
-        services.rename_device(request.user, device.pk, form.cleaned_data["name"])
+        services.rename_device(request, device.pk, form.cleaned_data["name"])
         messages.success(request, _("The device was renamed."))
         return redirect("django_totp:manage")
 
@@ -335,7 +345,7 @@ class RemoveDeviceView(DeviceView):
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         device = self.device(request, pk)
-        if not services.remove_device(request.user, device.pk, request=request):
+        if not services.remove_device(request, device.pk):
             return self.page(request, device, status=403)
         messages.success(request, _("“%(name)s” was removed.") % {"name": device.name})
         if not TOTPDevice.objects.confirmed().filter(user=request.user).exists():
@@ -350,7 +360,7 @@ class RemoveDeviceView(DeviceView):
             request,
             device=device,
             is_last=is_last,
-            refused=is_last and policy.enrolment_required(request.user),
+            refused=is_last and not services.may_be_left_without_a_device(request.user),
         )
         response.status_code = status
         return response
@@ -369,7 +379,7 @@ class RecoveryCodesView(StepUpView):
     def post(self, request: HttpRequest) -> HttpResponse:
         if not session.state_of(request).has_device:
             return redirect("django_totp:manage")
-        codes = services.regenerate_recovery_codes(request.user, request=request)
+        codes = services.regenerate_recovery_codes(request)
         return self.show_recovery_codes(request, codes, resolve_url("django_totp:manage"))
 
 
@@ -382,6 +392,6 @@ class ForgetBrowsersView(StepUpView):
         return self.render(request)
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        services.forget_browsers(request.user, request=request)
+        services.forget_browsers(request)
         messages.success(request, _("Every browser will ask for a code at the next sign-in."))
         return remember.delete_cookie(redirect("django_totp:manage"))

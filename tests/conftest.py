@@ -5,9 +5,11 @@ import time
 from collections.abc import Callable
 
 import pytest
-from django.test import Client
+from django.contrib.sessions.middleware import SessionMiddleware
+from django.http import HttpResponse
+from django.test import Client, RequestFactory
 
-from django_totp import oath, services
+from django_totp import oath, services, session
 from django_totp.models import TOTPDevice
 
 PASSWORD = "correct horse battery staple"
@@ -41,10 +43,25 @@ def device(user) -> TOTPDevice:
     return make_device(user)
 
 
+def owner_request(user, path: str = "/2fa/manage/"):
+    """A request of ``user``'s own session that just typed a code (passes step-up).
+
+    For calling the self-service functions of ``services`` directly.
+    """
+    request = RequestFactory().post(path)
+    SessionMiddleware(lambda r: HttpResponse()).process_request(request)
+    request.user = user
+    session.start_pending(request)
+    device = TOTPDevice.objects.confirmed().filter(user=user).order_by("pk").first()
+    if device is not None:
+        assert session.mark_verified(request, device)
+    return request
+
+
 @pytest.fixture
 def recovery_codes(user, device) -> list[str]:
     """A fresh set of the user's recovery codes, as shown to them (grouped)."""
-    return services.regenerate_recovery_codes(user)
+    return services.regenerate_recovery_codes(owner_request(user))
 
 
 @pytest.fixture

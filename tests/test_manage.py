@@ -12,7 +12,7 @@ from django.test import Client
 from django_totp import services
 from django_totp.models import RecoveryCode, TOTPDevice
 
-from .conftest import PASSWORD, make_device
+from .conftest import PASSWORD, make_device, owner_request
 
 pytestmark = pytest.mark.django_db
 MANAGE = "/2fa/manage/"
@@ -218,9 +218,9 @@ class TestRemove:
         bob = django_user_model.objects.create_user("bob", password=PASSWORD)
         other = make_device(bob)
         with pytest.raises(TOTPDevice.DoesNotExist):
-            services.remove_device(user, other.pk)
+            services.remove_device(owner_request(user), other.pk)
         with pytest.raises(TOTPDevice.DoesNotExist):
-            services.rename_device(user, other.pk, "mine")
+            services.rename_device(owner_request(user), other.pk, "mine")
 
     @pytest.mark.parametrize(("action", "data"), [("rename", {"name": "x"}), ("remove", {})])
     def test_a_device_removed_by_a_request_that_came_first_is_a_404(

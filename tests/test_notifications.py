@@ -14,7 +14,7 @@ from django.test import Client, RequestFactory
 from django_totp import services, signals
 from django_totp.models import TOTPDevice
 
-from .conftest import PASSWORD, make_device
+from .conftest import PASSWORD, make_device, owner_request
 
 pytestmark = pytest.mark.django_db
 
@@ -56,7 +56,7 @@ def test_a_reset_from_the_command_line_is_a_staff_reset_too(user, device, commit
 
 def test_turning_2fa_off_yourself_is_a_different_notice(user, device, committed):
     with committed():
-        services.disable_for_user(user)
+        services.disable(owner_request(user))
     message = only_message()
     assert message.subject == "Test Site: Two-factor authentication was turned off"
     assert "your password alone signs you in" in message.body
@@ -69,7 +69,7 @@ def test_a_reset_that_removed_nothing_sends_nothing(user, staff_user, committed)
 
 
 def test_a_new_device_is_announced_without_its_secret_or_code(user, code_for, committed):
-    pending = services.start_setup(user)
+    pending = services.start_setup(owner_request(user))
     pending.name = "Work phone"
     pending.save()
     code = code_for(pending)
@@ -98,10 +98,10 @@ def test_removing_and_replacing_from_the_settings_page_are_announced(
 ):
     spare = make_device(user, name="Spare phone")
     with committed():
-        assert services.remove_device(user, spare.pk)
+        assert services.remove_device(owner_request(user), spare.pk)
     assert '"Spare phone" was removed' in only_message().body
     mail.outbox.clear()
-    pending = services.start_setup(user, replaces=device.pk)
+    pending = services.start_setup(owner_request(user), replaces=device.pk)
     with committed():
         assert services.confirm_device(pending, code_for(pending)).accepted
     bodies = " ".join(message.body for message in mail.outbox)

@@ -16,7 +16,7 @@ from django_totp import crypto, recovery, services
 from django_totp.models import RecoveryCode, TOTPAccount, TOTPDevice
 from django_totp.services import Outcome
 
-from .conftest import PASSWORD, make_device
+from .conftest import PASSWORD, make_device, owner_request
 
 pytestmark = pytest.mark.django_db
 VERIFY = "/2fa/verify/"
@@ -97,7 +97,7 @@ class TestStorage:
 
 class TestService:
     def test_the_first_confirmed_device_comes_with_ten_codes(self, user, code_for):
-        pending = services.start_setup(user)
+        pending = services.start_setup(owner_request(user))
         result = services.confirm_device(pending, code_for(pending))
         assert len(result.recovery_codes) == 10
         assert RecoveryCode.objects.unused().filter(user=user).count() == 10
@@ -106,7 +106,7 @@ class TestService:
     def test_a_second_device_keeps_the_codes_the_user_has(
         self, user, device, recovery_codes, code_for
     ):
-        pending = services.start_setup(user)
+        pending = services.start_setup(owner_request(user))
         result = services.confirm_device(pending, code_for(pending))
         assert result.accepted and result.recovery_codes == ()
         assert services.verify_recovery_code(user, recovery_codes[0]).accepted
@@ -123,7 +123,7 @@ class TestService:
         assert services.verify_recovery_code(bob, recovery_codes[0]).outcome is Outcome.INVALID
 
     def test_regenerating_invalidates_the_previous_set_at_once(self, user, recovery_codes):
-        new_codes = services.regenerate_recovery_codes(user)
+        new_codes = services.regenerate_recovery_codes(owner_request(user))
         assert not set(new_codes) & set(recovery_codes)
         for code in recovery_codes:
             assert not services.verify_recovery_code(user, code).accepted

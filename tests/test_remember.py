@@ -11,7 +11,7 @@ from django.test import Client
 from django_totp import remember, services
 from django_totp.models import TOTPDevice
 
-from .conftest import PASSWORD, make_device
+from .conftest import PASSWORD, make_device, owner_request
 
 pytestmark = pytest.mark.django_db
 VERIFY = "/2fa/verify/"
@@ -132,7 +132,7 @@ def forget_by_staff_reset(user, device, staff_user):
 
 
 def forget_by_forget_all(user, device, staff_user):
-    services.forget_browsers(user)
+    services.forget_browsers(owner_request(user))
 
 
 def forget_by_password_change(user, device, staff_user):
@@ -142,12 +142,12 @@ def forget_by_password_change(user, device, staff_user):
 
 def forget_by_removing_the_device(user, device, staff_user):
     make_device(user)
-    assert services.remove_device(user, device.pk)
+    assert services.remove_device(owner_request(user), device.pk)
 
 
 def forget_by_re_enrolment(user, device, staff_user, code_for=None):
-    services.disable_for_user(user)
-    pending = services.start_setup(user)
+    services.disable(owner_request(user))
+    pending = services.start_setup(owner_request(user))
     pending.confirmed = True
     pending.save()
 
@@ -223,7 +223,7 @@ STEP_UP_POSTS = [
 
 @pytest.mark.parametrize(("path", "data"), STEP_UP_POSTS, ids=lambda v: str(v).strip("/"))
 def test_a_remembered_browser_does_not_pass_step_up(user, device, code_for, path, data):
-    services.regenerate_recovery_codes(user)
+    services.regenerate_recovery_codes(owner_request(user))
     client = remembered_client(user, device, code_for)
     sign_in(client, user)
     assert reaches_private_page(client)  # the sign-in prompt is skipped, as promised

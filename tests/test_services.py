@@ -15,7 +15,7 @@ from django_totp.conf import conf
 from django_totp.models import TOTPDevice
 from django_totp.services import Outcome
 
-from .conftest import make_device
+from .conftest import make_device, owner_request
 
 pytestmark = pytest.mark.django_db
 T0 = 1_700_000_010.0  # 10 s into a 30 s step
@@ -152,7 +152,7 @@ def test_another_users_code_is_refused(user, django_user_model, code_for, clock)
 
 
 def test_confirming_activates_a_pending_device(user, code_for, clock):
-    pending = services.start_setup(user)
+    pending = services.start_setup(owner_request(user))
     assert not pending.confirmed
     result = services.confirm_device(pending, code_for(pending))
     assert result.accepted
@@ -161,24 +161,42 @@ def test_confirming_activates_a_pending_device(user, code_for, clock):
 
 
 def test_a_wrong_code_does_not_activate_a_pending_device(user, clock):
-    pending = services.start_setup(user)
+    pending = services.start_setup(owner_request(user))
     assert services.confirm_device(pending, "000000").outcome is Outcome.INVALID
     pending.refresh_from_db()
     assert not pending.confirmed
 
 
 def test_an_expired_setup_cannot_be_confirmed(user, code_for, clock):
-    pending = services.start_setup(user)
+    request = owner_request(user)
+    pending = services.start_setup(request)
     clock.shift(conf.TOTP_SETUP_TIMEOUT + 1)
-    assert services.pending_device(user) is None
+    assert services.pending_device(request) is None
     assert services.confirm_device(pending, code_for(pending)).outcome is Outcome.EXPIRED
 
 
 def test_starting_setup_again_replaces_the_pending_device(user, clock):
-    first = services.start_setup(user)
-    second = services.start_setup(user)
+    request = owner_request(user)
+    first = services.start_setup(request)
+    second = services.start_setup(request)
     assert not TOTPDevice.objects.filter(pk=first.pk).exists()
-    assert services.pending_device(user) == second
+    assert services.pending_device(request) == second
+
+
+def test_a_pending_enrolment_belongs_to_the_session_that_started_it(user, clock):
+    mine, other_session = owner_request(user), owner_request(user)
+    device = services.start_setup(mine)
+    assert services.pending_device(other_session) is None
+    theirs = services.start_setup(other_session)
+    assert services.pending_device(mine) == device  # starting elsewhere took nothing away
+    assert services.pending_device(other_session) == theirs
+
+
+def test_expired_pending_enrolments_of_other_sessions_are_cleared(user, clock):
+    abandoned = services.start_setup(owner_request(user))
+    clock.shift(conf.TOTP_SETUP_TIMEOUT + 1)
+    services.start_setup(owner_request(user))
+    assert not TOTPDevice.objects.filter(pk=abandoned.pk).exists()
 
 
 def test_reset_removes_every_device_of_the_user(user, staff_user, clock):
@@ -233,7 +251,7 @@ def test_locking_several_devices_at_once_is_signalled_and_logged_for_each(
 
 def test_every_enrolment_gets_its_own_secret(user, django_user_model):
     other = django_user_model.objects.create_user(username="bob", password="x")
-    secrets = {services.start_setup(u).secret for u in (user, other, user, other)}
+    secrets = {services.start_setup(owner_request(u)).secret for u in (user, other, user, other)}
     assert len(secrets) == 4
 
 
@@ -252,7 +270,7 @@ def test_throttled_attempts_are_logged_with_their_reason(user, device, clock, ca
 
 def test_turning_2fa_off_is_logged(user, device, caplog):
     with caplog.at_level(logging.INFO, logger="django_totp"):
-        services.disable_for_user(user)
+        services.disable(owner_request(user))
     assert [(r.totp["event"], r.totp["actor_id"]) for r in caplog.records] == [
         ("disabled", user.pk)
     ]

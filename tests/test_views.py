@@ -12,6 +12,7 @@ import time_machine
 from django.db import OperationalError
 from django.test import Client
 
+from django_totp import oath
 from django_totp.conf import conf
 from django_totp.models import TOTPDevice
 
@@ -186,13 +187,29 @@ class TestVerify:
 def start_setup(client: Client) -> TOTPDevice:
     response = client.post(SETUP, {"start": "1"})
     assert response.status_code == 302
-    return TOTPDevice.objects.get(confirmed=False)
+    return TOTPDevice.objects.get(pk=client.session["_totp_setup"])
 
 
 class TestSetup:
     @pytest.fixture(autouse=True)
     def everyone(self, settings):
         settings.TOTP_REQUIRED_FOR = "everyone"
+
+    def test_another_session_of_the_user_never_sees_the_pending_secret(self, password_client, user):
+        # R31, the review's attack: a password holder signs in while the user enrols, copies
+        # the secret the user then confirms, and later passes 2FA with it.
+        device = start_setup(password_client)
+        secret = oath.group_secret(device.secret)
+        assert secret in password_client.get(SETUP).content.decode()
+        attacker = Client()
+        assert attacker.login(username=user.username, password=PASSWORD)
+        page = attacker.get(SETUP).content.decode()
+        assert secret not in page and device.secret not in page
+        assert b'name="start"' in attacker.get(SETUP).content
+        # The attacker's own start leaves the user's enrolment alone.
+        attacker.post(SETUP, {"start": "1"})
+        assert secret in password_client.get(SETUP).content.decode()
+        assert secret not in attacker.get(SETUP).content.decode()
 
     def test_get_explains_and_changes_nothing(self, password_client):
         response = password_client.get(SETUP)

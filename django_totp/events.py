@@ -1,0 +1,93 @@
+"""The security log (R15) and the signals that follow each attempt or change.
+
+Never pass a code, a secret or a recovery code to anything here.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from django.utils import timezone
+
+from . import signals
+from .models import TOTPDevice
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest
+
+    from .services import Result
+
+logger = logging.getLogger("django_totp")
+
+
+def client_ip(request: HttpRequest | None) -> str | None:
+    return request.META.get("REMOTE_ADDR") if request is not None else None
+
+
+def log_event(
+    event: str,
+    *,
+    user: Any,
+    device: TOTPDevice | None = None,
+    request: HttpRequest | None = None,
+    level: int = logging.INFO,
+    **fields: Any,
+) -> None:
+    """One structured security record (R15). Never pass codes or secrets here."""
+    record = {
+        "event": event,
+        "user_id": getattr(user, "pk", None),
+        "device_id": device.pk if device is not None else None,
+        "ip": client_ip(request),
+        "time": timezone.now().isoformat(),
+        **fields,
+    }
+    logger.log(
+        level,
+        "totp %s user=%s device=%s ip=%s",
+        event,
+        record["user_id"],
+        record["device_id"],
+        record["ip"],
+        extra={"totp": record},
+    )
+
+
+def report_attempt(result: Result, user: Any, request: HttpRequest | None, *, event: str) -> None:
+    """Signal and log an attempt: ``event`` is ``verified``, ``enrolled`` or ``recovery``."""
+    if result.accepted:
+        if event == "recovery":
+            left = result.recovery_codes_left
+            signals.recovery_code_used.send(TOTPDevice, user=user, request=request, remaining=left)
+            log_event("recovery_code_used", user=user, request=request, remaining=left)
+            return
+        signal = signals.device_confirmed if event == "enrolled" else signals.verification_succeeded
+        signal.send(TOTPDevice, user=user, device=result.device, request=request)
+        log_event(event, user=user, device=result.device, request=request)
+        return
+    signals.verification_failed.send(
+        TOTPDevice, user=user, device=result.device, request=request, reason=result.outcome
+    )
+    log_event(
+        f"{event}_refused",
+        user=user,
+        device=result.device,
+        request=request,
+        level=logging.WARNING,
+        reason=result.outcome.value,
+    )
+    for counter in result.newly_locked:
+        if isinstance(counter, TOTPDevice):
+            signals.device_locked.send(TOTPDevice, user=user, device=counter, request=request)
+            log_event("locked", user=user, device=counter, request=request, level=logging.WARNING)
+        else:
+            log_event("recovery_locked", user=user, request=request, level=logging.WARNING)
+
+
+def report_removed(
+    user: Any, device: TOTPDevice, device_id: int, request: HttpRequest | None, *, event: str
+) -> None:
+    """``device`` is deleted (its ``pk`` is ``None``); ``device_id`` is the id it had."""
+    signals.device_removed.send(TOTPDevice, user=user, device=device, actor=user, request=request)
+    log_event(event, user=user, request=request, removed_device_id=device_id)
