@@ -35,3 +35,17 @@ DATABASES = {
 # N seconds"; a low cap, so that the lock can be set over HTTP with three wrong codes.
 TOTP_THROTTLE_FACTOR = 0
 TOTP_MAX_FAILURES = 3
+
+# Sessions in cached_db on the throw-away Redis of tests/redis_server.py, when the suite runs
+# under it (make test does): the engine whose cache the review refilled during a reset (R27).
+if os.environ.get("TOTP_TEST_REDIS_URL"):
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": os.environ["TOTP_TEST_REDIS_URL"],
+        }
+    }
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+
+# Short, so the test can wait out the interval after which a revoked session must be gone.
+TOTP_RECHECK_SECONDS = int(os.environ["TOTP_MULTIWORKER_RECHECK_SECONDS"])

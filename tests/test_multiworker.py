@@ -15,10 +15,12 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from http.cookies import SimpleCookie
 from pathlib import Path
 from urllib.parse import urlencode
@@ -49,6 +51,10 @@ WORKERS = 4
 MAX_ATTEMPTS = 60
 MAX_SECONDS = 15
 BOOT_SECONDS = 20
+# The workers' TOTP_RECHECK_SECONDS: short, so a test can wait it out.
+RECHECK_SECONDS = 2
+# Staff resets raced by a thief's requests, in the reset test.
+TRIALS = 8
 ROOT = Path(__file__).resolve().parent.parent
 # The pid of the worker, the X-Request-Id the test sent, the request line and the status.
 ACCESS_LOG_FORMAT = "%(p)s %({x-request-id}i)s %(r)s %(s)s"
@@ -216,6 +222,7 @@ def server(django_db_setup, tmp_path_factory) -> Iterator[Server]:
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "tests.multiworker_settings",
         "TOTP_MULTIWORKER_DB": connection.settings_dict["NAME"],
+        "TOTP_MULTIWORKER_RECHECK_SECONDS": str(RECHECK_SECONDS),
     }
     command = [
         *(sys.executable, "-m", "gunicorn", "demo_project.wsgi:application"),
@@ -236,6 +243,29 @@ def server(django_db_setup, tmp_path_factory) -> Iterator[Server]:
         assert sorted(running.booted()) == sorted(running.workers), running.all_logs()
     finally:
         stop(process)
+
+
+def poll_while(thief: Browser, action: Callable[[], object], threads: int = 2) -> list[int]:
+    """GET /account/ with the thief's cookies from ``threads`` threads while ``action`` runs."""
+    done = threading.Event()
+    statuses: list[int] = []
+
+    def poll() -> None:
+        copy = Browser(thief.server)
+        copy.cookies = dict(thief.cookies)
+        while not done.is_set():
+            statuses.append(copy.request("GET", "/account/").status)
+
+    pollers = [threading.Thread(target=poll) for _ in range(threads)]
+    for poller in pollers:
+        poller.start()
+    try:
+        action()
+    finally:
+        done.set()
+        for poller in pollers:
+            poller.join(timeout=30)
+    return statuses
 
 
 def spread(refused_by: Counter[int]) -> str:
@@ -312,3 +342,40 @@ def test_a_lock_set_through_one_worker_holds_in_all(server, django_user_model):
     assert set(refused_by) == server.workers
     device.refresh_from_db()
     assert (device.failure_count, device.last_used_step) == (3, None)
+
+
+def test_a_staff_reset_in_the_admin_signs_out_a_thief_polling_through_other_workers(
+    server, django_user_model, redis_url
+):
+    # R27, the review's attack over HTTP (2 of 8 sessions survived): with cached_db sessions on
+    # Redis, the thief's requests race the reset through other worker processes.
+    staff = django_user_model.objects.create_user(
+        username="staff", password=PASSWORD, is_staff=True, is_superuser=True
+    )
+    staff_device = make_device(staff)
+    admin = Browser(server)
+    answer = admin.request("POST", admin.log_in("staff"), {"code": current_code(staff_device)[1]})
+    assert answer.status == 302, answer
+
+    thieves = []
+    for trial in range(TRIALS):
+        victim = django_user_model.objects.create_user(username=f"victim{trial}", password=PASSWORD)
+        device = make_device(victim)
+        browser = Browser(server)
+        answer = browser.request(
+            "POST", browser.log_in(victim.username), {"code": current_code(device)[1]}
+        )
+        assert answer.status == 302, answer
+        thief = Browser(server)
+        thief.cookies = {"sessionid": browser.cookies["sessionid"]}
+        assert thief.request("GET", "/account/").status == 200
+        reset = f"/admin/django_totp/totpdevice/user/{victim.pk}/reset/"
+        polled = poll_while(thief, partial(admin.request, "POST", reset, {"confirmed": "yes"}))
+        assert not TOTPDevice.objects.filter(user=victim).exists()
+        thieves.append((thief, polled))
+
+    time.sleep(RECHECK_SECONDS + 1)
+    alive = sum(thief.request("GET", "/account/").status == 200 for thief, _ in thieves)
+    polls = sum(len(polled) for _, polled in thieves)
+    print(f"\nreset over HTTP, cached_db on Redis: {polls} polls; {alive}/{TRIALS} thieves alive")
+    assert alive == 0
