@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
+from django.db.models import OuterRef, Subquery
 from django.middleware.csrf import rotate_token
 from django.utils.crypto import constant_time_compare
 
@@ -87,7 +88,7 @@ def holds_trusted_record(request: HttpRequest, now: float | None = None) -> bool
     return (
         record.get("user") == str(request.user.pk)
         and record.get("key") == request.session.session_key
-        and 0 <= age <= conf.TOTP_RECHECK_SECONDS
+        and 0 <= age < conf.TOTP_RECHECK_SECONDS
         and revocation.sessions_can_be_ended()
     )
 
@@ -101,10 +102,11 @@ def load_state(request: HttpRequest) -> TOTPState:
     if holds_trusted_record(request):
         return _verified_state(record)
     # One query: the user's confirmed devices, with what a remembered sign-in depends on.
+    token = TOTPAccount.objects.filter(user_id=OuterRef("user_id")).values("remember_token")
     devices = dict(
         TOTPDevice.objects.confirmed()
         .filter(user_id=user.pk)
-        .values_list("pk", "user__totp_account__remember_token")
+        .values_list("pk", Subquery(token[:1]))
     )
     # SECURITY: verified only by a device that still exists, belongs to this user and is
     # confirmed; a reset or a different user on the same session fails this at once (R17).

@@ -110,6 +110,29 @@ def test_a_verified_session_costs_no_query(call, django_user_model, django_asser
         assert call(request).content == b"view"
 
 
+def test_after_the_recheck_interval_one_query_confirms_the_record_and_trusts_it_again(
+    call, django_user_model, django_assert_num_queries
+):
+    request = request_for("verified", django_user_model)
+    verified_at = request.session[session.VERIFIED_KEY]["checked"]
+    with time_machine.travel(verified_at + conf.TOTP_RECHECK_SECONDS + 1, tick=False):
+        with django_assert_num_queries(1):
+            assert call(request).content == b"view"
+        with django_assert_num_queries(0):
+            assert call(request).content == b"view"
+
+
+def test_a_record_is_trusted_without_a_query_only_for_the_interval(user, settings):
+    settings.TOTP_RECHECK_SECONDS = 10
+    request = verified_request(user, make_device(user))
+    checked = request.session[session.VERIFIED_KEY]["checked"]
+    assert session.holds_trusted_record(request, now=checked + 9.9)
+    assert not session.holds_trusted_record(request, now=checked + 10)
+    assert not session.holds_trusted_record(request, now=checked - 1)  # a clock set back
+    settings.TOTP_RECHECK_SECONDS = 0
+    assert not session.holds_trusted_record(request, now=checked)  # 0: checked every time
+
+
 @pytest.mark.parametrize("kind", ["unverified", "no_device"])
 def test_other_authenticated_requests_cost_one_query(
     kind, call, django_user_model, django_assert_num_queries
