@@ -113,7 +113,11 @@ def _check_locked_devices(devices: Sequence[TOTPDevice], raw_code: str) -> Resul
 
 
 def _locked_account(user: Any) -> TOTPAccount:
-    """The user's account row, created if needed, locked until the end of the transaction."""
+    """The user's account row, created if needed, locked until the end of the transaction.
+
+    Lock order, to keep PostgreSQL free of deadlocks: a user's account row before their device
+    rows, in every transaction that takes both.
+    """
     # Lock first: on SQLite a read before the locking write would deadlock concurrent callers.
     found = lock_rows(TOTPAccount.objects.filter(user=user))
     if found:
@@ -184,6 +188,7 @@ def confirm_device(
     enrolment worthless (R22, R23).
     """
     with transaction.atomic():
+        _locked_account(device.user)
         found = lock_rows(TOTPDevice.objects.pending().filter(pk=device.pk))
         if not found:
             return Result(Outcome.NO_DEVICE)
@@ -301,6 +306,7 @@ def reset_user(
     Their sessions are de-verified on the next request. Returns the number of devices removed.
     """
     with transaction.atomic():
+        lock_rows(TOTPAccount.objects.filter(user=user))
         # SECURITY: locked first, so a verification recorded meanwhile is found and ended (R27).
         device_ids = [device.pk for device in lock_rows(TOTPDevice.objects.filter(user=user))]
         _spare_current_session(request, user, device_ids)
@@ -364,6 +370,7 @@ def remove_device(request: HttpRequest, device_id: int) -> bool:
     stepup.require(request)
     user = request.user
     with transaction.atomic():
+        lock_rows(TOTPAccount.objects.filter(user=user))
         devices = lock_rows(TOTPDevice.objects.confirmed().filter(user=user))
         target = next((d for d in devices if d.pk == device_id), None)
         if target is None:
