@@ -18,7 +18,7 @@ PYTEST := $(BIN)/pytest -p no:cacheprovider
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 APT_GET := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get -q -y
 
-.PHONY: venv demo postgres-bin redis-bin gettext-bin messages browser-deps test screenshots lint bench loadtest clean distclean
+.PHONY: venv demo quick postgres-bin redis-bin gettext-bin messages browser-deps test screenshots lint bench loadtest clean distclean
 
 venv: $(STAMP)
 
@@ -121,6 +121,10 @@ test: venv $(STAMP42) postgres-bin redis-bin gettext-bin browser-deps
 	$(PYTEST) tests/custom_user --ds=tests.custom_user.settings
 	@echo "== Django 4.2 LTS, SQLite =="
 	$(WITH_REDIS) $(VENV42)/bin/pytest -p no:cacheprovider
+
+# The inner loop: the SQLite suite alone, first failure stops it; what needs Redis is skipped.
+quick: venv
+	$(PYTEST) -x -q
 
 # Benchmarks and load test (bench/, issue 7): django-otp and httpx from the `bench` extra.
 $(STAMP_BENCH): $(STAMP) setup.cfg
