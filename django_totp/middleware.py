@@ -39,6 +39,11 @@ class TOTPMiddleware:
         self, get_response: Callable[[HttpRequest], HttpResponse | Awaitable[HttpResponse]]
     ) -> None:
         self.get_response = get_response
+        # SECURITY: app servers run no system checks; a misconfigured site refuses to start
+        # rather than enforce less than it says (R34). conf checks each value again when read.
+        errors = conf.errors()
+        if errors:
+            raise errors[0]
         if iscoroutinefunction(self.get_response):
             markcoroutinefunction(self)
 
