@@ -1,6 +1,6 @@
 """System checks. IDs are stable: add new ones at the end of the table, never renumber.
 
-The settings' own IDs (E004-E013, E015-E019 so far) sit beside their rules in ``conf``, which
+The settings' own IDs (E004-E013, E015-E020 so far) sit beside their rules in ``conf``, which
 applies the same rules at first use (R34); take the next free number from both places.
 
 Messages and hints are in English and not translated, as Django's own system checks are.

@@ -65,6 +65,19 @@ def _is_list_of(value: Any, item: Callable[[Any], bool]) -> bool:
     return isinstance(value, (list, tuple)) and all(item(v) for v in value)
 
 
+def _is_exact_prefix(value: str) -> bool:
+    """A path prefix whose whole segments say what it exempts (R30); URL names pass."""
+    if not value.startswith("/"):
+        return True
+    # SECURITY: "/" alone would exempt the whole site; "//", "..", "?", "#" and whitespace
+    # make a prefix that no request path matches as written, or that means something else.
+    return (
+        value != "/"
+        and not any(part in value for part in ("//", "..", "?", "#"))
+        and not any(char.isspace() for char in value)
+    )
+
+
 def _is_url(value: Any) -> bool:
     return isinstance(value, (str, Promise)) and bool(str(value))
 
@@ -165,14 +178,25 @@ class Settings:
 
     @property
     def TOTP_EXEMPT_URLS(self) -> list[str]:
-        """URL names (``"app:name"``) or path prefixes (``"/api/health"``) the middleware skips."""
+        """URL names (``"app:name"``) or path prefixes the middleware skips.
+
+        A prefix matches whole path segments: ``"/api/health"`` is ``/api/health`` and what is
+        below it, never ``/api/health-admin/``; ``"/api/public/"`` is what is below it.
+        """
         rule = Rule(
             "E011",
             lambda v: _is_list_of(v, lambda u: isinstance(u, str) and bool(u)),
             "{name} must be a list of URL names or paths starting with '/', not {value!r}.",
             'For example ["health", "/api/public/"]; mind the comma in a one-item tuple.',
         )
-        return list(self._get("TOTP_EXEMPT_URLS", [], rule))
+        exact = Rule(
+            "E020",
+            lambda v: all(_is_exact_prefix(u) for u in v),
+            "{name} holds '/' alone, or a path prefix with '//', '..', '?', '#' or whitespace: "
+            "{value!r}.",
+            'Name whole path segments, as in "/api/health" or "/api/public/".',
+        )
+        return list(self._get("TOTP_EXEMPT_URLS", [], rule, exact))
 
     @property
     def TOTP_VERIFY_URL(self) -> str:

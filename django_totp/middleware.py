@@ -118,7 +118,7 @@ def is_exempt(request: HttpRequest) -> bool:
     prefixes = [p for p in (settings.STATIC_URL, settings.MEDIA_URL) if p and p != "/"]
     prefixes = [p if p.startswith("/") else f"/{p}" for p in prefixes]
     prefixes += [p for p in exempt if p.startswith("/")]
-    if any(path.startswith(prefix) for prefix in prefixes):
+    if any(is_under(path, prefix) for prefix in prefixes):
         return True
     try:
         match = resolve(path, getattr(request, "urlconf", None))
@@ -131,6 +131,14 @@ def is_exempt(request: HttpRequest) -> bool:
         or match.view_name in exempt
         or conf.TOTP_LOGOUT_URL in (match.view_name, path)
     )
+
+
+def is_under(path: str, prefix: str) -> bool:
+    """Whether ``path`` is ``prefix`` or below it, matching whole path segments (R30)."""
+    if prefix.endswith("/"):
+        return path.startswith(prefix)
+    # SECURITY: "/api/health" must not exempt its sibling "/api/health-admin/".
+    return path == prefix or path.startswith(prefix + "/")
 
 
 def _wants_json(request: HttpRequest) -> bool:

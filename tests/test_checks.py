@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 
@@ -147,3 +148,13 @@ def test_listing_django_totp_before_the_admin_is_reported_by_manage_py_check(tmp
     )
     assert child.returncode == 0, child.stderr
     assert "django_totp.W005" in child.stderr + child.stdout
+
+
+@pytest.mark.parametrize(
+    "prefix", ["/", "//evil", "/api//x", "/api/../admin/", "/api?x", "/api#x", "/api x", "/api\t"]
+)
+def test_an_ambiguous_exempt_prefix_is_an_error(settings, prefix):
+    settings.TOTP_EXEMPT_URLS = ["health", prefix]
+    assert ids(checks.check_settings()) == ["django_totp.E020"]
+    with pytest.raises(ImproperlyConfigured, match="TOTP_EXEMPT_URLS"):
+        _ = conf.TOTP_EXEMPT_URLS

@@ -304,3 +304,28 @@ def test_debug_mode_does_not_open_anything_to_staff_without_a_device(
         response = call(request)
         assert response.status_code == 302 and response["Location"].startswith("/2fa/setup/"), path
         django_user_model.objects.all().delete()
+
+
+@pytest.mark.parametrize(
+    ("exempt", "path", "reaches_view"),
+    [
+        ("/api/health", "/api/health", True),
+        ("/api/health", "/api/health/", True),
+        ("/api/health", "/api/health/live", True),
+        ("/api/health", "/api/health-admin/users/", False),
+        ("/api/health", "/api/healthz", False),
+        ("/api/public/", "/api/public/x", True),
+        ("/api/public/", "/api/publicity/", False),
+        ("/api/public/", "/api/public-admin/", False),
+    ],
+)
+def test_an_exempt_prefix_matches_whole_path_segments_never_a_sibling(
+    exempt, path, reaches_view, call, django_user_model, settings
+):
+    # The review's attack: ["/api/health"] also opened /api/health-admin/ to a password.
+    settings.TOTP_EXEMPT_URLS = [exempt]
+    response = call(request_for("unverified", django_user_model, path))
+    if reaches_view:
+        assert response.content == b"view"
+    else:
+        assert response["Location"].startswith("/2fa/verify/?next=")
