@@ -9,17 +9,23 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.views import LogoutView
+from django.contrib.staticfiles import views as staticfiles_views
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import resolve_url
 from django.urls import Resolver404, resolve
 from django.utils.functional import SimpleLazyObject
 from django.utils.translation import gettext as _
+from django.views import static
 
 from . import session
 from .conf import conf
 from .redirects import url_with_next
 
 Response = HttpResponse | None
+
+# SECURITY: under STATIC_URL and MEDIA_URL only these, or no view at all, are exempt; a view
+# of the site that happens to live there is enforced like any other (R30).
+FILE_SERVING_VIEWS = (static.serve, staticfiles_views.serve)
 
 
 class TOTPMiddleware:
@@ -112,18 +118,18 @@ class TOTPMiddleware:
 
 
 def is_exempt(request: HttpRequest) -> bool:
-    """Pages any authenticated session may reach: static, logout, and what the site exempts."""
+    """Pages any authenticated session may reach: files, logout, and what the site exempts."""
     path = request.path_info
     exempt = conf.TOTP_EXEMPT_URLS
-    prefixes = [p for p in (settings.STATIC_URL, settings.MEDIA_URL) if p and p != "/"]
-    prefixes = [p if p.startswith("/") else f"/{p}" for p in prefixes]
-    prefixes += [p for p in exempt if p.startswith("/")]
-    if any(is_under(path, prefix) for prefix in prefixes):
+    if any(is_under(path, prefix) for prefix in exempt if prefix.startswith("/")):
         return True
     try:
         match = resolve(path, getattr(request, "urlconf", None))
     except Resolver404:
-        return False
+        # Nothing of the site answers here: a file the web server serves, or Django's 404.
+        return is_file_path(request)
+    if match.func in FILE_SERVING_VIEWS and is_file_path(request):
+        return True
     view_class = getattr(match.func, "view_class", None)
     return bool(
         getattr(match.func, "totp_exempt", False)
@@ -131,6 +137,13 @@ def is_exempt(request: HttpRequest) -> bool:
         or match.view_name in exempt
         or conf.TOTP_LOGOUT_URL in (match.view_name, path)
     )
+
+
+def is_file_path(request: HttpRequest) -> bool:
+    """Whether the request is under ``STATIC_URL`` or ``MEDIA_URL`` (site-relative ones)."""
+    # Both carry the script prefix, as request.path does; an empty MEDIA_URL reads as "/".
+    prefixes = (settings.STATIC_URL, settings.MEDIA_URL)
+    return any(is_under(request.path, p) for p in prefixes if p and p != "/" and p[0] == "/")
 
 
 def is_under(path: str, prefix: str) -> bool:

@@ -329,3 +329,35 @@ def test_an_exempt_prefix_matches_whole_path_segments_never_a_sibling(
         assert response.content == b"view"
     else:
         assert response["Location"].startswith("/2fa/verify/?next=")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/static/app.css",  # no view: the web server serves it, or Django answers 404
+        "/media/avatars/a.png",
+        "/media/uploads/a.txt",  # django.views.static.serve
+        "/static/debug/app.css",  # django.contrib.staticfiles.views.serve
+    ],
+)
+def test_static_and_media_files_stay_reachable_before_verification(
+    path, call, django_user_model, settings
+):
+    settings.MEDIA_URL = "/media/"
+    assert call(request_for("unverified", django_user_model, path)).content == b"view"
+
+
+def test_a_site_view_under_media_url_is_enforced(call, django_user_model, settings):
+    # The review's attack: a login-protected download under MEDIA_URL answered a password.
+    settings.MEDIA_URL = "/media/"
+    response = call(request_for("unverified", django_user_model, "/media/reports/latest/"))
+    assert response["Location"] == "/2fa/verify/?next=%2Fmedia%2Freports%2Flatest%2F"
+
+
+def test_a_site_view_under_media_url_is_enforced_through_the_client(
+    password_client, device, settings
+):
+    settings.MEDIA_URL = "/media/"
+    response = password_client.get("/media/reports/latest/")
+    assert response.status_code == 302
+    assert b"confidential" not in response.content
