@@ -59,6 +59,18 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "SESSION_COOKIE_HTTPONLY is False: scripts on the page can read the verified session.",
         "Leave SESSION_COOKIE_HTTPONLY = True.",
     ),
+    "W006": (
+        "Django REST framework authenticates with passwords or tokens (BasicAuthentication, "
+        "TokenAuthentication) and its DEFAULT_PERMISSION_CLASSES lack IsTwoFactorVerified: "
+        "the API answers a password alone.",
+        'Add "django_totp.drf.IsTwoFactorVerified" to '
+        'REST_FRAMEWORK["DEFAULT_PERMISSION_CLASSES"].',
+    ),
+    "W007": (
+        "DRF's obtain_auth_token is routed at {route!r}: it mints an API token for a password "
+        "alone.",
+        "Route django_totp.drf.obtain_verified_token instead: it also asks for a code.",
+    ),
 }
 
 REQUIRED_APPS = ("django.contrib.auth", "django.contrib.sessions", "crispy_forms")
@@ -131,9 +143,25 @@ def check_deploy_cookies(**kwargs: Any) -> list[Any]:
     return warnings
 
 
+def check_rest_framework(**kwargs: Any) -> list[Any]:
+    """DRF authenticates inside its views, where the middleware cannot look (R29)."""
+    if not apps.is_installed("rest_framework"):
+        return []
+    from . import drf
+    from .drf import views as drf_views
+
+    warnings = []
+    if drf.password_auth_unguarded():
+        warnings.append(_error("W006", checks.Warning))
+    for route in drf_views.password_token_routes():
+        warnings.append(_error("W007", checks.Warning, route=route))
+    return warnings
+
+
 def register() -> None:
     checks.register(check_middleware, "django_totp")
     checks.register(check_apps, "django_totp")
     checks.register(check_settings, "django_totp")
     checks.register(check_user_admin, "django_totp")
+    checks.register(check_rest_framework, "django_totp", checks.Tags.urls)
     checks.register(check_deploy_cookies, "django_totp", deploy=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Awaitable, Callable
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
@@ -26,6 +27,37 @@ Response = HttpResponse | None
 # SECURITY: under STATIC_URL and MEDIA_URL only these, or no view at all, are exempt; a view
 # of the site that happens to live there is enforced like any other (R30).
 FILE_SERVING_VIEWS = (static.serve, staticfiles_views.serve)
+
+
+class Step(enum.Enum):
+    """What an authenticated request still lacks before it may reach the site."""
+
+    SIGN_IN_AGAIN = "sign_in_again"
+    VERIFY = "verify"
+    ENROL = "enrol"
+
+
+def step_required(request: HttpRequest, state: session.TOTPState) -> Step | None:
+    """The one rule of enforcement: what ``request.user`` must still do, or ``None``.
+
+    ``state`` is ``session.load_state(request)``. The middleware acts on the answer for
+    sessions, and ``drf.IsTwoFactorVerified`` for requests DRF authenticates in its views.
+    """
+    if state.is_verified:
+        return None
+    # SECURITY: a reset usually follows a lost or stolen phone; sessions it verified are
+    # signed out on their next request, whatever the policy (R17, R24).
+    if state.revoked:
+        return Step.SIGN_IN_AGAIN
+    # SECURITY: checked before the verify and setup pages are let through, so a code typed
+    # after the password-only stage expired does not count (R19).
+    if (state.has_device or state.must_enrol) and session.pending_expired(request):
+        return Step.SIGN_IN_AGAIN
+    if state.has_device:
+        return Step.VERIFY
+    if state.must_enrol:
+        return Step.ENROL
+    return None
 
 
 class TOTPMiddleware:
@@ -72,24 +104,16 @@ class TOTPMiddleware:
         # exempt pages still cost an unverified session no query.
         if session.holds_trusted_record(request) or is_exempt(request):
             return None
-        state: session.TOTPState = request.totp  # type: ignore[attr-defined]
-        if state.is_verified:
-            return None
-        # SECURITY: a reset usually follows a lost or stolen phone; sessions it verified are
-        # signed out on their next request, whatever the policy (R17, R24).
-        if state.revoked:
+        step = step_required(request, request.totp)  # type: ignore[attr-defined]
+        if step is Step.SIGN_IN_AGAIN:
             return self.restart_login(request)
-        # SECURITY: checked before the verify and setup pages are let through, so a code typed
-        # after the password-only stage expired does not count (R19).
-        if (state.has_device or state.must_enrol) and session.pending_expired(request):
-            return self.restart_login(request)
-        if state.has_device:
+        if step is Step.VERIFY:
             if request.path == resolve_url(conf.TOTP_RECOVERY_URL):
                 return None
             return self.require(
                 request, conf.TOTP_VERIFY_URL, _("Two-factor verification required.")
             )
-        if state.must_enrol:
+        if step is Step.ENROL:
             # The verify page sends users without a device on to setup, keeping their ``next``.
             if request.path == resolve_url(conf.TOTP_VERIFY_URL):
                 return None
