@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Awaitable, Callable
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
@@ -67,7 +68,7 @@ class TOTPMiddleware:
     verify, recovery-code and enrolment pages, logout, static and media files,
     ``TOTP_EXEMPT_URLS`` and views marked ``@totp_exempt`` are reachable before that. Requests
     that want JSON get a 403 JSON body instead of a redirect. Sets ``request.totp`` (a lazy
-    ``session.TOTPState``).
+    ``session.TOTPState``) and, for async views, ``await request.atotp()`` (the same state).
     """
 
     sync_capable = True
@@ -97,7 +98,11 @@ class TOTPMiddleware:
 
     def intercept(self, request: HttpRequest) -> Response:
         """The response that replaces the view, or ``None`` to let the request through."""
-        request.totp = SimpleLazyObject(lambda: session.load_state(request))  # type: ignore[attr-defined]
+        # One cached load serves both: request.totp in sync code, await request.atotp() in
+        # async views, where the lazy object's query would raise SynchronousOnlyOperation.
+        load = functools.cache(functools.partial(session.load_state, request))
+        request.totp = SimpleLazyObject(load)  # type: ignore[attr-defined]
+        request.atotp = functools.partial(_aload, load)  # type: ignore[attr-defined]
         if not request.user.is_authenticated:
             return None
         # The common case first: it needs neither a query nor is_exempt's URL resolution, and
@@ -176,6 +181,11 @@ def is_under(path: str, prefix: str) -> bool:
         return path.startswith(prefix)
     # SECURITY: "/api/health" must not exempt its sibling "/api/health-admin/".
     return path == prefix or path.startswith(prefix + "/")
+
+
+async def _aload(load: Callable[[], session.TOTPState]) -> session.TOTPState:
+    """``await request.atotp()``: the session's state, loaded in a thread (the queries)."""
+    return await sync_to_async(load)()
 
 
 def _wants_json(request: HttpRequest) -> bool:

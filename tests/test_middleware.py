@@ -361,3 +361,28 @@ def test_a_site_view_under_media_url_is_enforced_through_the_client(
     response = password_client.get("/media/reports/latest/")
     assert response.status_code == 302
     assert b"confidential" not in response.content
+
+
+def test_an_async_exempt_view_reads_the_state_of_an_unverified_session(async_client, user, device):
+    # The review's finding: request.totp made a query inside the event loop and raised
+    # SynchronousOnlyOperation; `await request.atotp()` loads it in a thread.
+    assert async_client.login(username=user.username, password=PASSWORD)
+    response = async_to_sync(async_client.get)("/async-help/")
+    assert response.content == b"async help; verified=False; device=True"
+
+
+def test_an_async_view_reads_the_state_of_a_verified_session(async_client, user, device, code_for):
+    assert async_client.login(username=user.username, password=PASSWORD)
+    async_to_sync(async_client.post)("/2fa/verify/", {"code": code_for(device)})
+    response = async_to_sync(async_client.get)("/async-help/")
+    assert response.content == b"async help; verified=True; device=True"
+
+
+def test_request_totp_and_atotp_share_one_load(call, user, django_assert_num_queries):
+    make_device(user)
+    request = build_request(user, "/help/")
+    call(request)
+    with django_assert_num_queries(1):
+        assert request.totp.has_device
+        state = async_to_sync(request.atotp)()
+    assert state.has_device and not state.is_verified

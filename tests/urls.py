@@ -30,6 +30,12 @@ def help_page(request: HttpRequest) -> HttpResponse:
     return HttpResponse(f"help; verified={request.totp.is_verified}")
 
 
+@totp_exempt
+async def async_help(request: HttpRequest) -> HttpResponse:
+    state = await request.atotp()
+    return HttpResponse(f"async help; verified={state.is_verified}; device={state.has_device}")
+
+
 def health(request: HttpRequest) -> HttpResponse:
     return HttpResponse("ok")
 
@@ -49,6 +55,7 @@ urlpatterns = [
     path("private/", private, name="private"),
     path("api/data/", api, name="api"),
     path("help/", help_page, name="help"),
+    path("async-help/", async_help, name="async-help"),
     path("health/", health, name="health"),
     path("messages/", message_list, name="messages"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
