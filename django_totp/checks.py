@@ -1,18 +1,20 @@
 """System checks. IDs are stable: add new ones at the end of the table, never renumber.
 
+The settings' own IDs (E004-E013, E015-E020 so far) sit beside their rules in ``conf``, which
+applies the same rules at first use (R34); take the next free number from both places.
+
 Messages and hints are in English and not translated, as Django's own system checks are.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from django.apps import apps
 from django.conf import settings
 from django.core import checks
 
-from .conf import REQUIRED_FOR_CHOICES, conf
+from .conf import conf
 
 MIDDLEWARE_PATH = "django_totp.middleware.TOTPMiddleware"
 AUTH_MIDDLEWARE_PATH = "django.contrib.auth.middleware.AuthenticationMiddleware"
@@ -40,61 +42,6 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "A required app is missing from INSTALLED_APPS: {app}.",
         "Add {app!r} to INSTALLED_APPS.",
     ),
-    "E004": (
-        "TOTP_REQUIRED_FOR must be one of {choices}, not {value!r}.",
-        'Use "nobody", "staff" or "everyone".',
-    ),
-    "E005": ("TOTP_DIGITS must be 6, 7 or 8, not {value!r}.", "Use 6: every app supports it."),
-    "E006": (
-        "TOTP_PERIOD must be an integer from 15 to 300 seconds, not {value!r}.",
-        "Use 30: the only period every app supports.",
-    ),
-    "E007": (
-        "TOTP_TOLERANCE must be 0 or 1, not {value!r}.",
-        "Wider windows make codes guessable and replayable for longer (R8).",
-    ),
-    "E008": (
-        "TOTP_MAX_FAILURES must be an integer from 1 to 100, not {value!r}.",
-        "Use 20; more than 100 guesses weakens a 6-digit code too much (NIST SP 800-63B).",
-    ),
-    "E009": (
-        "TOTP_THROTTLE_FACTOR must be a number of seconds >= 0, not {value!r}.",
-        "Use 1 for a 1, 2, 4, 8 ... second back-off.",
-    ),
-    "E010": (
-        "{name} must be a positive number of seconds, not {value!r}.",
-        "Use the default unless you have a reason not to.",
-    ),
-    "E011": (
-        "TOTP_EXEMPT_URLS must be a list of URL names or paths starting with '/'.",
-        'For example ["health", "/api/public/"].',
-    ),
-    "E012": (
-        "TOTP_ENCRYPTION_KEYS must be a list of strings of at least 32 characters.",
-        "Generate one with: python -c 'import secrets; print(secrets.token_urlsafe(48))'.",
-    ),
-    "E013": ("TOTP_ISSUER must be a string.", 'For example "Example Inc".'),
-    "E015": (
-        "TOTP_REMEMBER_DAYS must be an integer from 0 to 365, not {value!r}.",
-        "0 turns 'remember this browser' off; 30 is common.",
-    ),
-    "E016": (
-        "TOTP_REMEMBER_COOKIE_NAME must be a non-empty string unlike the session and CSRF "
-        "cookie names, not {value!r}.",
-        'Use the default, "totp_remember".',
-    ),
-    "E017": (
-        "TOTP_REMEMBER_FORGET_ON_RECOVERY must be True or False, not {value!r}.",
-        "True makes a recovery-code login forget all of the user's remembered browsers.",
-    ),
-    "E018": (
-        "TOTP_NOTIFY_BY_EMAIL must be True or False, not {value!r}.",
-        "Leave it True so that users hear about changes to their 2FA.",
-    ),
-    "E019": (
-        "TOTP_RECHECK_SECONDS must be an integer from 0 to 300, not {value!r}.",
-        "Use the default, 60: a reset ends a stolen session within this many seconds (R27).",
-    ),
     "W005": (
         "The admin registered for {model} has no two-factor panel.",
         "List django_totp after django.contrib.admin in INSTALLED_APPS, or add "
@@ -111,6 +58,18 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "W003": (
         "SESSION_COOKIE_HTTPONLY is False: scripts on the page can read the verified session.",
         "Leave SESSION_COOKIE_HTTPONLY = True.",
+    ),
+    "W006": (
+        "Django REST framework authenticates with passwords or tokens (BasicAuthentication, "
+        "TokenAuthentication) and its DEFAULT_PERMISSION_CLASSES lack IsTwoFactorVerified: "
+        "the API answers a password alone.",
+        'Add "django_totp.drf.IsTwoFactorVerified" to '
+        'REST_FRAMEWORK["DEFAULT_PERMISSION_CLASSES"].',
+    ),
+    "W007": (
+        "DRF's obtain_auth_token is routed at {route!r}: it mints an API token for a password "
+        "alone.",
+        "Route django_totp.drf.obtain_verified_token instead: it also asks for a code.",
     ),
 }
 
@@ -144,64 +103,12 @@ def check_apps(**kwargs: Any) -> list[Any]:
     return [_error("E003", app=app) for app in REQUIRED_APPS if not apps.is_installed(app)]
 
 
-def _is_int(value: Any, low: float, high: float) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
-
-
-def _is_number(value: Any, low: float) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and value >= low
-
-
-SETTING_RULES: list[tuple[str, str, Callable[[Any], bool], dict[str, Any]]] = [
-    (
-        "TOTP_REQUIRED_FOR",
-        "E004",
-        lambda v: v in REQUIRED_FOR_CHOICES,
-        {"choices": REQUIRED_FOR_CHOICES},
-    ),
-    ("TOTP_DIGITS", "E005", lambda v: _is_int(v, 6, 8), {}),
-    ("TOTP_PERIOD", "E006", lambda v: _is_int(v, 15, 300), {}),
-    ("TOTP_TOLERANCE", "E007", lambda v: _is_int(v, 0, 1), {}),
-    ("TOTP_MAX_FAILURES", "E008", lambda v: _is_int(v, 1, 100), {}),
-    ("TOTP_THROTTLE_FACTOR", "E009", lambda v: _is_number(v, 0), {}),
-    ("TOTP_REMEMBER_DAYS", "E015", lambda v: _is_int(v, 0, 365), {}),
-    ("TOTP_RECHECK_SECONDS", "E019", lambda v: _is_int(v, 0, 300), {}),
-    (
-        "TOTP_REMEMBER_COOKIE_NAME",
-        "E016",
-        lambda v: (
-            isinstance(v, str)
-            and bool(v)
-            and v not in (settings.SESSION_COOKIE_NAME, settings.CSRF_COOKIE_NAME)
-        ),
-        {},
-    ),
-    ("TOTP_REMEMBER_FORGET_ON_RECOVERY", "E017", lambda v: isinstance(v, bool), {}),
-    ("TOTP_NOTIFY_BY_EMAIL", "E018", lambda v: isinstance(v, bool), {}),
-]
-
-
 def check_settings(**kwargs: Any) -> list[Any]:
-    errors = []
-    for name, check_id, valid, fmt in SETTING_RULES:
-        value = getattr(conf, name)
-        if not valid(value):
-            errors.append(_error(check_id, value=value, **fmt))
-    for name in ("TOTP_SETUP_TIMEOUT", "TOTP_PENDING_TIMEOUT", "TOTP_STEP_UP_SECONDS"):
-        value = getattr(conf, name)
-        if not _is_number(value, 1):
-            errors.append(_error("E010", name=name, value=value))
-    exempt = getattr(settings, "TOTP_EXEMPT_URLS", [])
-    if not isinstance(exempt, (list, tuple)) or not all(isinstance(u, str) and u for u in exempt):
-        errors.append(_error("E011"))
-    keys = getattr(settings, "TOTP_ENCRYPTION_KEYS", [])
-    if not isinstance(keys, (list, tuple)) or not all(
-        isinstance(k, str) and len(k) >= 32 for k in keys
-    ):
-        errors.append(_error("E012"))
-    if not isinstance(conf.TOTP_ISSUER, str):
-        errors.append(_error("E013"))
-    return errors
+    """Every ``TOTP_*`` setting against its rules in ``conf``, reported with the rule's ID."""
+    return [
+        checks.Error(error.message, hint=error.hint, id=f"django_totp.{error.check_id}")
+        for error in conf.errors()
+    ]
 
 
 def has_user_panel(model_admin: Any) -> bool:
@@ -236,9 +143,25 @@ def check_deploy_cookies(**kwargs: Any) -> list[Any]:
     return warnings
 
 
+def check_rest_framework(**kwargs: Any) -> list[Any]:
+    """DRF authenticates inside its views, where the middleware cannot look (R29)."""
+    if not apps.is_installed("rest_framework"):
+        return []
+    from . import drf
+    from .drf import views as drf_views
+
+    warnings = []
+    if drf.password_auth_unguarded():
+        warnings.append(_error("W006", checks.Warning))
+    for route in drf_views.password_token_routes():
+        warnings.append(_error("W007", checks.Warning, route=route))
+    return warnings
+
+
 def register() -> None:
     checks.register(check_middleware, "django_totp")
     checks.register(check_apps, "django_totp")
     checks.register(check_settings, "django_totp")
     checks.register(check_user_admin, "django_totp")
+    checks.register(check_rest_framework, "django_totp", checks.Tags.urls)
     checks.register(check_deploy_cookies, "django_totp", deploy=True)

@@ -1,99 +1,273 @@
-"""The one place django-totp reads its settings.
+"""The one place django-totp reads and validates its settings.
 
 Every value is read from ``django.conf.settings`` on each access, so ``override_settings`` works
-and nothing is read at import time. Values are validated by the system checks in ``checks.py``.
+and nothing is read at import time. Each value is checked against its rules on every access: a
+value of the wrong type or out of range raises ``InvalidSetting`` (an ``ImproperlyConfigured``),
+so a misconfigured site fails with an error instead of running with a door open (R34). App
+servers do not run system checks; ``checks.check_settings`` reports the same errors, with the
+rules' IDs, to ``manage.py check``.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar, cast
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.functional import Promise
 
 RequiredFor = Literal["nobody", "staff", "everyone"]
 REQUIRED_FOR_CHOICES: tuple[RequiredFor, ...] = ("nobody", "staff", "everyone")
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One check on a setting's value, with the system check ID that reports it.
+
+    ``message`` may name ``{name}`` and ``{value}``; rules for secrets must name neither value.
+    """
+
+    check_id: str
+    valid: Callable[[Any], bool]
+    message: str
+    hint: str
+
+
+class InvalidSetting(ImproperlyConfigured):
+    """A ``TOTP_*`` setting breaks one of its rules; the text says which and what to do."""
+
+    def __init__(self, rule: Rule, name: str, value: Any) -> None:
+        self.check_id = rule.check_id
+        self.message = rule.message.format(name=name, value=value)
+        self.hint = rule.hint
+        super().__init__(f"{self.message} {self.hint}")
+
+
+def _is_int(value: Any, low: float, high: float) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
+def _is_number(value: Any, low: float) -> bool:
+    return (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and value >= low
+    )
+
+
+def _is_list_of(value: Any, item: Callable[[Any], bool]) -> bool:
+    # SECURITY: a str is iterable too; ("/health/") without its comma would become ["/", ...].
+    return isinstance(value, (list, tuple)) and all(item(v) for v in value)
+
+
+def _is_exact_prefix(value: str) -> bool:
+    """A path prefix whose whole segments say what it exempts (R30); URL names pass."""
+    if not value.startswith("/"):
+        return True
+    # SECURITY: "/" alone would exempt the whole site; "//", "..", "?", "#" and whitespace
+    # make a prefix that no request path matches as written, or that means something else.
+    return (
+        value != "/"
+        and not any(part in value for part in ("//", "..", "?", "#"))
+        and not any(char.isspace() for char in value)
+    )
+
+
+def _is_url(value: Any) -> bool:
+    return isinstance(value, (str, Promise)) and bool(str(value))
+
+
+def _seconds(check_id: str = "E010") -> Rule:
+    return Rule(
+        check_id,
+        lambda v: _is_number(v, 1),
+        "{name} must be a positive number of seconds, not {value!r}.",
+        "Use the default unless you have a reason not to.",
+    )
+
+
+def _boolean(check_id: str, hint: str) -> Rule:
+    return Rule(check_id, lambda v: isinstance(v, bool), "{name} must be True or False.", hint)
+
+
+URL_RULE = Rule(
+    "E019",
+    _is_url,
+    "{name} must be a URL name or a path (a non-empty string), not {value!r}.",
+    'For example "django_totp:verify" or "/2fa/verify/".',
+)
+
+
+# Built once: the middleware reads this setting on every verified request.
+RECHECK_RULE = Rule(
+    "E021",
+    lambda v: _is_int(v, 0, 300),
+    "{name} must be an integer from 0 to 300, not {value!r}.",
+    "Use the default, 60: a reset ends a stolen session within this many seconds (R27).",
+)
 
 
 class Settings:
+    """Typed access to the ``TOTP_*`` settings, each validated on every read."""
+
+    @staticmethod
+    def _get(name: str, default: T, *rules: Rule) -> T:
+        value = getattr(settings, name, default)
+        for rule in rules:
+            if not rule.valid(value):
+                raise InvalidSetting(rule, name, value)
+        return cast(T, value)
+
+    def errors(self) -> list[InvalidSetting]:
+        """What is wrong with the current settings, one error per invalid setting."""
+        found = []
+        for name in sorted(n for n in dir(type(self)) if n.startswith("TOTP_")):
+            try:
+                getattr(self, name)
+            except InvalidSetting as error:
+                found.append(error)
+        return found
+
     @property
     def TOTP_ISSUER(self) -> str:
         """Issuer shown in authenticator apps; empty means the request's host name."""
-        return getattr(settings, "TOTP_ISSUER", "")
+        rule = Rule(
+            "E013", lambda v: isinstance(v, str), "{name} must be a string.", 'e.g. "Example Inc".'
+        )
+        return self._get("TOTP_ISSUER", "", rule)
 
     @property
     def TOTP_DIGITS(self) -> int:
-        """Code length for new devices (6 or 8); existing devices keep theirs."""
-        return getattr(settings, "TOTP_DIGITS", 6)
+        """Code length for new devices (6 to 8); existing devices keep theirs."""
+        rule = Rule(
+            "E005",
+            lambda v: _is_int(v, 6, 8),
+            "{name} must be 6, 7 or 8, not {value!r}.",
+            "Use 6: every app supports it.",
+        )
+        return self._get("TOTP_DIGITS", 6, rule)
 
     @property
     def TOTP_PERIOD(self) -> int:
         """Seconds per time step for new devices; existing devices keep theirs."""
-        return getattr(settings, "TOTP_PERIOD", 30)
+        rule = Rule(
+            "E006",
+            lambda v: _is_int(v, 15, 300),
+            "{name} must be an integer from 15 to 300 seconds, not {value!r}.",
+            "Use 30: the only period every app supports.",
+        )
+        return self._get("TOTP_PERIOD", 30, rule)
 
     @property
     def TOTP_TOLERANCE(self) -> int:
         """Time steps accepted either side of now to allow for clock drift (0 or 1)."""
-        return getattr(settings, "TOTP_TOLERANCE", 1)
+        rule = Rule(
+            "E007",
+            lambda v: _is_int(v, 0, 1),
+            "{name} must be 0 or 1, not {value!r}.",
+            "Wider windows make codes guessable and replayable for longer (R8).",
+        )
+        return self._get("TOTP_TOLERANCE", 1, rule)
 
     @property
     def TOTP_REQUIRED_FOR(self) -> RequiredFor:
         """Who must enrol: "nobody", "staff" or "everyone". Enrolled users always verify."""
-        return getattr(settings, "TOTP_REQUIRED_FOR", "nobody")
+        rule = Rule(
+            "E004",
+            lambda v: v in REQUIRED_FOR_CHOICES,
+            "{name} must be one of " + repr(REQUIRED_FOR_CHOICES) + ", not {value!r}.",
+            'Use "nobody", "staff" or "everyone".',
+        )
+        return cast(RequiredFor, self._get("TOTP_REQUIRED_FOR", "nobody", rule))
 
     @property
     def TOTP_EXEMPT_URLS(self) -> list[str]:
-        """URL names (``"app:name"``) or path prefixes (``"/api/health"``) the middleware skips."""
-        return list(getattr(settings, "TOTP_EXEMPT_URLS", []))
+        """URL names (``"app:name"``) or path prefixes the middleware skips.
+
+        A prefix matches whole path segments: ``"/api/health"`` is ``/api/health`` and what is
+        below it, never ``/api/health-admin/``; ``"/api/public/"`` is what is below it.
+        """
+        rule = Rule(
+            "E011",
+            lambda v: _is_list_of(v, lambda u: isinstance(u, str) and bool(u)),
+            "{name} must be a list of URL names or paths starting with '/', not {value!r}.",
+            'For example ["health", "/api/public/"]; mind the comma in a one-item tuple.',
+        )
+        exact = Rule(
+            "E020",
+            lambda v: all(_is_exact_prefix(u) for u in v),
+            "{name} holds '/' alone, or a path prefix with '//', '..', '?', '#' or whitespace: "
+            "{value!r}.",
+            'Name whole path segments, as in "/api/health" or "/api/public/".',
+        )
+        return list(self._get("TOTP_EXEMPT_URLS", [], rule, exact))
 
     @property
     def TOTP_VERIFY_URL(self) -> str:
         """URL name or path of the page that asks for a code."""
-        return getattr(settings, "TOTP_VERIFY_URL", "django_totp:verify")
+        return self._get("TOTP_VERIFY_URL", "django_totp:verify", URL_RULE)
 
     @property
     def TOTP_RECOVERY_URL(self) -> str:
         """URL name or path of the page that takes a recovery code instead of a code."""
-        return getattr(settings, "TOTP_RECOVERY_URL", "django_totp:recovery")
+        return self._get("TOTP_RECOVERY_URL", "django_totp:recovery", URL_RULE)
 
     @property
     def TOTP_SETUP_URL(self) -> str:
         """URL name or path of the enrolment page."""
-        return getattr(settings, "TOTP_SETUP_URL", "django_totp:setup")
+        return self._get("TOTP_SETUP_URL", "django_totp:setup", URL_RULE)
 
     @property
     def TOTP_LOGOUT_URL(self) -> str:
         """URL name or path of the site's logout view, offered on the 2FA pages."""
-        return getattr(settings, "TOTP_LOGOUT_URL", "logout")
+        return self._get("TOTP_LOGOUT_URL", "logout", URL_RULE)
 
     @property
     def TOTP_REDIRECT_URL(self) -> str:
         """Where to go after verifying or enrolling when there is no safe ``next``."""
-        return getattr(settings, "TOTP_REDIRECT_URL", settings.LOGIN_REDIRECT_URL)
+        return self._get("TOTP_REDIRECT_URL", settings.LOGIN_REDIRECT_URL, URL_RULE)
 
     @property
     def TOTP_THROTTLE_FACTOR(self) -> float:
         """Back-off base in seconds: after n failures wait factor * 2**(n-1); 0 disables."""
-        return getattr(settings, "TOTP_THROTTLE_FACTOR", 1)
+        rule = Rule(
+            "E009",
+            lambda v: _is_number(v, 0),
+            "{name} must be a number of seconds >= 0, not {value!r}.",
+            "Use 1 for a 1, 2, 4, 8 ... second back-off.",
+        )
+        return self._get("TOTP_THROTTLE_FACTOR", 1, rule)
 
     @property
     def TOTP_MAX_FAILURES(self) -> int:
         """Consecutive failures after which a device locks until staff reset or unlock it."""
-        return getattr(settings, "TOTP_MAX_FAILURES", 20)
+        rule = Rule(
+            "E008",
+            lambda v: _is_int(v, 1, 100),
+            "{name} must be an integer from 1 to 100, not {value!r}.",
+            "Use 20; more than 100 guesses weakens a 6-digit code too much (NIST SP 800-63B).",
+        )
+        return self._get("TOTP_MAX_FAILURES", 20, rule)
 
     @property
     def TOTP_SETUP_TIMEOUT(self) -> int:
         """Seconds a started, unconfirmed enrolment stays valid."""
-        return getattr(settings, "TOTP_SETUP_TIMEOUT", 600)
+        return self._get("TOTP_SETUP_TIMEOUT", 600, _seconds())
 
     @property
     def TOTP_PENDING_TIMEOUT(self) -> int:
         """Seconds between the password step and the code step before the login is dropped."""
-        return getattr(settings, "TOTP_PENDING_TIMEOUT", 600)
+        return self._get("TOTP_PENDING_TIMEOUT", 600, _seconds())
 
     @property
     def TOTP_STEP_UP_SECONDS(self) -> int:
-        """How recent a verification must be to manage 2FA (devices, codes) without a new one."""
-        return getattr(settings, "TOTP_STEP_UP_SECONDS", 300)
+        """How recently a code must have been typed in this session to change 2FA (R5, R28)."""
+        return self._get("TOTP_STEP_UP_SECONDS", 300, _seconds())
 
     @property
     def TOTP_RECHECK_SECONDS(self) -> int:
@@ -103,32 +277,60 @@ class Settings:
         exists, so a reset or removal ends a session within this time whatever the session
         engine, even if deleting the session from the store raced with its own requests.
         """
-        return getattr(settings, "TOTP_RECHECK_SECONDS", 60)
+        return self._get("TOTP_RECHECK_SECONDS", 60, RECHECK_RULE)
 
     @property
     def TOTP_REMEMBER_DAYS(self) -> int:
         """Days a browser may skip the code step after "don't ask again"; 0 turns it off."""
-        return getattr(settings, "TOTP_REMEMBER_DAYS", 0)
+        rule = Rule(
+            "E015",
+            lambda v: _is_int(v, 0, 365),
+            "{name} must be an integer from 0 to 365, not {value!r}.",
+            "0 turns 'remember this browser' off; 30 is common.",
+        )
+        return self._get("TOTP_REMEMBER_DAYS", 0, rule)
 
     @property
     def TOTP_REMEMBER_COOKIE_NAME(self) -> str:
         """Name of the signed "remember this browser" cookie."""
-        return getattr(settings, "TOTP_REMEMBER_COOKIE_NAME", "totp_remember")
+        rule = Rule(
+            "E016",
+            lambda v: (
+                isinstance(v, str)
+                and bool(v)
+                and v not in (settings.SESSION_COOKIE_NAME, settings.CSRF_COOKIE_NAME)
+            ),
+            "{name} must be a non-empty string unlike the session and CSRF cookie names, "
+            "not {value!r}.",
+            'Use the default, "totp_remember".',
+        )
+        return self._get("TOTP_REMEMBER_COOKIE_NAME", "totp_remember", rule)
 
     @property
     def TOTP_REMEMBER_FORGET_ON_RECOVERY(self) -> bool:
         """Whether signing in with a recovery code forgets all of the user's remembered browsers."""
-        return getattr(settings, "TOTP_REMEMBER_FORGET_ON_RECOVERY", False)
+        rule = _boolean(
+            "E017", "True makes a recovery-code login forget all of the user's remembered browsers."
+        )
+        return self._get("TOTP_REMEMBER_FORGET_ON_RECOVERY", False, rule)
 
     @property
     def TOTP_ENCRYPTION_KEYS(self) -> list[str]:
         """Keys for secrets at rest, newest first; empty means derive from SECRET_KEY(s)."""
-        return list(getattr(settings, "TOTP_ENCRYPTION_KEYS", []))
+        # SECURITY: the message never shows the value: these are keys.
+        rule = Rule(
+            "E012",
+            lambda v: _is_list_of(v, lambda k: isinstance(k, str) and len(k) >= 32),
+            "{name} must be a list of strings of at least 32 characters.",
+            "Generate one with: python -c 'import secrets; print(secrets.token_urlsafe(48))'.",
+        )
+        return list(self._get("TOTP_ENCRYPTION_KEYS", [], rule))
 
     @property
     def TOTP_NOTIFY_BY_EMAIL(self) -> bool:
         """Whether users get an e-mail when their 2FA changes (see ``notifications``)."""
-        return getattr(settings, "TOTP_NOTIFY_BY_EMAIL", True)
+        rule = _boolean("E018", "Leave it True so that users hear about changes to their 2FA.")
+        return self._get("TOTP_NOTIFY_BY_EMAIL", True, rule)
 
 
 conf = Settings()

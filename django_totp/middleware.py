@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import enum
+import functools
 from collections.abc import Awaitable, Callable
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
@@ -9,17 +11,54 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.views import LogoutView
+from django.contrib.staticfiles import views as staticfiles_views
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import resolve_url
 from django.urls import Resolver404, resolve
 from django.utils.functional import SimpleLazyObject
 from django.utils.translation import gettext as _
+from django.views import static
 
 from . import session
 from .conf import conf
 from .redirects import url_with_next
 
 Response = HttpResponse | None
+
+# SECURITY: under STATIC_URL and MEDIA_URL only these, or no view at all, are exempt; a view
+# of the site that happens to live there is enforced like any other (R30).
+FILE_SERVING_VIEWS = (static.serve, staticfiles_views.serve)
+
+
+class Step(enum.Enum):
+    """What an authenticated request still lacks before it may reach the site."""
+
+    SIGN_IN_AGAIN = "sign_in_again"
+    VERIFY = "verify"
+    ENROL = "enrol"
+
+
+def step_required(request: HttpRequest, state: session.TOTPState) -> Step | None:
+    """The one rule of enforcement: what ``request.user`` must still do, or ``None``.
+
+    ``state`` is ``session.load_state(request)``. The middleware acts on the answer for
+    sessions, and ``drf.IsTwoFactorVerified`` for requests DRF authenticates in its views.
+    """
+    if state.is_verified:
+        return None
+    # SECURITY: a reset usually follows a lost or stolen phone; sessions it verified are
+    # signed out on their next request, whatever the policy (R17, R24).
+    if state.revoked:
+        return Step.SIGN_IN_AGAIN
+    # SECURITY: checked before the verify and setup pages are let through, so a code typed
+    # after the password-only stage expired does not count (R19).
+    if (state.has_device or state.must_enrol) and session.pending_expired(request):
+        return Step.SIGN_IN_AGAIN
+    if state.has_device:
+        return Step.VERIFY
+    if state.must_enrol:
+        return Step.ENROL
+    return None
 
 
 class TOTPMiddleware:
@@ -29,7 +68,7 @@ class TOTPMiddleware:
     verify, recovery-code and enrolment pages, logout, static and media files,
     ``TOTP_EXEMPT_URLS`` and views marked ``@totp_exempt`` are reachable before that. Requests
     that want JSON get a 403 JSON body instead of a redirect. Sets ``request.totp`` (a lazy
-    ``session.TOTPState``).
+    ``session.TOTPState``) and, for async views, ``await request.atotp()`` (the same state).
     """
 
     sync_capable = True
@@ -39,6 +78,11 @@ class TOTPMiddleware:
         self, get_response: Callable[[HttpRequest], HttpResponse | Awaitable[HttpResponse]]
     ) -> None:
         self.get_response = get_response
+        # SECURITY: app servers run no system checks; a misconfigured site refuses to start
+        # rather than enforce less than it says (R34). conf checks each value again when read.
+        errors = conf.errors()
+        if errors:
+            raise errors[0]
         if iscoroutinefunction(self.get_response):
             markcoroutinefunction(self)
 
@@ -54,31 +98,27 @@ class TOTPMiddleware:
 
     def intercept(self, request: HttpRequest) -> Response:
         """The response that replaces the view, or ``None`` to let the request through."""
-        request.totp = SimpleLazyObject(lambda: session.load_state(request))  # type: ignore[attr-defined]
+        # One cached load serves both: request.totp in sync code, await request.atotp() in
+        # async views, where the lazy object's query would raise SynchronousOnlyOperation.
+        load = functools.cache(functools.partial(session.load_state, request))
+        request.totp = SimpleLazyObject(load)  # type: ignore[attr-defined]
+        request.atotp = functools.partial(_aload, load)  # type: ignore[attr-defined]
         if not request.user.is_authenticated:
             return None
         # The common case first: it needs neither a query nor is_exempt's URL resolution, and
         # exempt pages still cost an unverified session no query.
         if session.holds_trusted_record(request) or is_exempt(request):
             return None
-        state: session.TOTPState = request.totp  # type: ignore[attr-defined]
-        if state.is_verified:
-            return None
-        # SECURITY: a reset usually follows a lost or stolen phone; sessions it verified are
-        # signed out on their next request, whatever the policy (R17, R24).
-        if state.revoked:
+        step = step_required(request, request.totp)  # type: ignore[attr-defined]
+        if step is Step.SIGN_IN_AGAIN:
             return self.restart_login(request)
-        # SECURITY: checked before the verify and setup pages are let through, so a code typed
-        # after the password-only stage expired does not count (R19).
-        if (state.has_device or state.must_enrol) and session.pending_expired(request):
-            return self.restart_login(request)
-        if state.has_device:
+        if step is Step.VERIFY:
             if request.path == resolve_url(conf.TOTP_RECOVERY_URL):
                 return None
             return self.require(
                 request, conf.TOTP_VERIFY_URL, _("Two-factor verification required.")
             )
-        if state.must_enrol:
+        if step is Step.ENROL:
             # The verify page sends users without a device on to setup, keeping their ``next``.
             if request.path == resolve_url(conf.TOTP_VERIFY_URL):
                 return None
@@ -107,18 +147,18 @@ class TOTPMiddleware:
 
 
 def is_exempt(request: HttpRequest) -> bool:
-    """Pages any authenticated session may reach: static, logout, and what the site exempts."""
+    """Pages any authenticated session may reach: files, logout, and what the site exempts."""
     path = request.path_info
     exempt = conf.TOTP_EXEMPT_URLS
-    prefixes = [p for p in (settings.STATIC_URL, settings.MEDIA_URL) if p and p != "/"]
-    prefixes = [p if p.startswith("/") else f"/{p}" for p in prefixes]
-    prefixes += [p for p in exempt if p.startswith("/")]
-    if any(path.startswith(prefix) for prefix in prefixes):
+    if any(is_under(path, prefix) for prefix in exempt if prefix.startswith("/")):
         return True
     try:
         match = resolve(path, getattr(request, "urlconf", None))
     except Resolver404:
-        return False
+        # Nothing of the site answers here: a file the web server serves, or Django's 404.
+        return is_file_path(request)
+    if match.func in FILE_SERVING_VIEWS and is_file_path(request):
+        return True
     view_class = getattr(match.func, "view_class", None)
     return bool(
         getattr(match.func, "totp_exempt", False)
@@ -126,6 +166,26 @@ def is_exempt(request: HttpRequest) -> bool:
         or match.view_name in exempt
         or conf.TOTP_LOGOUT_URL in (match.view_name, path)
     )
+
+
+def is_file_path(request: HttpRequest) -> bool:
+    """Whether the request is under ``STATIC_URL`` or ``MEDIA_URL`` (site-relative ones)."""
+    # Both carry the script prefix, as request.path does; an empty MEDIA_URL reads as "/".
+    prefixes = (settings.STATIC_URL, settings.MEDIA_URL)
+    return any(is_under(request.path, p) for p in prefixes if p and p != "/" and p[0] == "/")
+
+
+def is_under(path: str, prefix: str) -> bool:
+    """Whether ``path`` is ``prefix`` or below it, matching whole path segments (R30)."""
+    if prefix.endswith("/"):
+        return path.startswith(prefix)
+    # SECURITY: "/api/health" must not exempt its sibling "/api/health-admin/".
+    return path == prefix or path.startswith(prefix + "/")
+
+
+async def _aload(load: Callable[[], session.TOTPState]) -> session.TOTPState:
+    """``await request.atotp()``: the session's state, loaded in a thread (the queries)."""
+    return await sync_to_async(load)()
 
 
 def _wants_json(request: HttpRequest) -> bool:

@@ -8,10 +8,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 
 from django_totp import checks
+from django_totp.conf import conf
 
 MIDDLEWARE_PATH = "django_totp.middleware.TOTPMiddleware"
 
@@ -64,6 +66,7 @@ def test_middleware_before_messages_is_a_warning(settings):
         ("TOTP_PENDING_TIMEOUT", 0, "E010"),
         ("TOTP_SETUP_TIMEOUT", "600", "E010"),
         ("TOTP_EXEMPT_URLS", "health", "E011"),
+        ("TOTP_EXEMPT_URLS", ("/health/"), "E011"),  # the missing comma: a str
         ("TOTP_ENCRYPTION_KEYS", ["short"], "E012"),
         ("TOTP_ISSUER", None, "E013"),
         ("TOTP_REMEMBER_DAYS", -1, "E015"),
@@ -72,6 +75,10 @@ def test_middleware_before_messages_is_a_warning(settings):
         ("TOTP_REMEMBER_COOKIE_NAME", "", "E016"),
         ("TOTP_REMEMBER_FORGET_ON_RECOVERY", "yes", "E017"),
         ("TOTP_NOTIFY_BY_EMAIL", "no", "E018"),
+        ("TOTP_VERIFY_URL", "", "E019"),
+        ("TOTP_REDIRECT_URL", None, "E019"),
+        ("TOTP_RECHECK_SECONDS", -1, "E021"),
+        ("TOTP_RECHECK_SECONDS", 60.0, "E021"),
     ],
 )
 def test_invalid_settings_are_reported_with_a_hint(settings, name, value, check_id):
@@ -79,6 +86,15 @@ def test_invalid_settings_are_reported_with_a_hint(settings, name, value, check_
     messages = checks.check_settings()
     assert ids(messages) == [f"django_totp.{check_id}"]
     assert messages[0].hint
+
+
+def test_the_settings_rules_and_the_other_checks_use_distinct_ids(settings):
+    names = [name for name in dir(conf) if name.startswith("TOTP_")]
+    for name in names:
+        setattr(settings, name, object())
+    errors = conf.errors()
+    assert len(errors) == len(names)
+    assert not {error.check_id for error in errors} & set(checks.MESSAGES)
 
 
 def test_missing_required_app(settings):
@@ -134,3 +150,13 @@ def test_listing_django_totp_before_the_admin_is_reported_by_manage_py_check(tmp
     )
     assert child.returncode == 0, child.stderr
     assert "django_totp.W005" in child.stderr + child.stdout
+
+
+@pytest.mark.parametrize(
+    "prefix", ["/", "//evil", "/api//x", "/api/../admin/", "/api?x", "/api#x", "/api x", "/api\t"]
+)
+def test_an_ambiguous_exempt_prefix_is_an_error(settings, prefix):
+    settings.TOTP_EXEMPT_URLS = ["health", prefix]
+    assert ids(checks.check_settings()) == ["django_totp.E020"]
+    with pytest.raises(ImproperlyConfigured, match="TOTP_EXEMPT_URLS"):
+        _ = conf.TOTP_EXEMPT_URLS

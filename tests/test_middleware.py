@@ -327,3 +327,90 @@ def test_debug_mode_does_not_open_anything_to_staff_without_a_device(
         response = call(request)
         assert response.status_code == 302 and response["Location"].startswith("/2fa/setup/"), path
         django_user_model.objects.all().delete()
+
+
+@pytest.mark.parametrize(
+    ("exempt", "path", "reaches_view"),
+    [
+        ("/api/health", "/api/health", True),
+        ("/api/health", "/api/health/", True),
+        ("/api/health", "/api/health/live", True),
+        ("/api/health", "/api/health-admin/users/", False),
+        ("/api/health", "/api/healthz", False),
+        ("/api/public/", "/api/public/x", True),
+        ("/api/public/", "/api/publicity/", False),
+        ("/api/public/", "/api/public-admin/", False),
+    ],
+)
+def test_an_exempt_prefix_matches_whole_path_segments_never_a_sibling(
+    exempt, path, reaches_view, call, django_user_model, settings
+):
+    # The review's attack: ["/api/health"] also opened /api/health-admin/ to a password.
+    settings.TOTP_EXEMPT_URLS = [exempt]
+    response = call(request_for("unverified", django_user_model, path))
+    if reaches_view:
+        assert response.content == b"view"
+    else:
+        assert response["Location"].startswith("/2fa/verify/?next=")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/static/app.css",  # no view: the web server serves it, or Django answers 404
+        "/media/avatars/a.png",
+        "/media/uploads/a.txt",  # django.views.static.serve
+        "/static/debug/app.css",  # django.contrib.staticfiles.views.serve
+    ],
+)
+def test_static_and_media_files_stay_reachable_before_verification(
+    path, call, django_user_model, settings
+):
+    settings.MEDIA_URL = "/media/"
+    assert call(request_for("unverified", django_user_model, path)).content == b"view"
+
+
+def test_a_site_view_under_media_url_is_enforced(call, django_user_model, settings):
+    # The review's attack: a login-protected download under MEDIA_URL answered a password.
+    settings.MEDIA_URL = "/media/"
+    response = call(request_for("unverified", django_user_model, "/media/reports/latest/"))
+    assert response["Location"] == "/2fa/verify/?next=%2Fmedia%2Freports%2Flatest%2F"
+
+
+def test_a_site_view_under_media_url_is_enforced_through_the_client(
+    password_client, device, settings
+):
+    settings.MEDIA_URL = "/media/"
+    response = password_client.get("/media/reports/latest/")
+    assert response.status_code == 302
+    assert b"confidential" not in response.content
+
+
+async def arequest(method, *args):
+    # Django 4.2's AsyncClient methods return coroutines without being marked async.
+    return await method(*args)
+
+
+def test_an_async_exempt_view_reads_the_state_of_an_unverified_session(async_client, user, device):
+    # The review's finding: request.totp made a query inside the event loop and raised
+    # SynchronousOnlyOperation; `await request.atotp()` loads it in a thread.
+    assert async_client.login(username=user.username, password=PASSWORD)
+    response = async_to_sync(arequest)(async_client.get, "/async-help/")
+    assert response.content == b"async help; verified=False; device=True"
+
+
+def test_an_async_view_reads_the_state_of_a_verified_session(async_client, user, device, code_for):
+    assert async_client.login(username=user.username, password=PASSWORD)
+    async_to_sync(arequest)(async_client.post, "/2fa/verify/", {"code": code_for(device)})
+    response = async_to_sync(arequest)(async_client.get, "/async-help/")
+    assert response.content == b"async help; verified=True; device=True"
+
+
+def test_request_totp_and_atotp_share_one_load(call, user, django_assert_num_queries):
+    make_device(user)
+    request = build_request(user, "/help/")
+    call(request)
+    with django_assert_num_queries(1):
+        assert request.totp.has_device
+        state = async_to_sync(request.atotp)()
+    assert state.has_device and not state.is_verified
