@@ -14,6 +14,7 @@ notice                 sent when
 ``device_removed``     the user removed one device
 ``locked``             a device locked after ``TOTP_MAX_FAILURES`` failed codes
 ``recovery_code_used`` a recovery code verified a session
+``unlocked``           staff (or ``manage.py totp_unlock``) cleared a device's failures
 =====================  ===============================================================
 
 Templates get ``user``, ``site_name``, ``when``, ``ip`` (``None`` when unknown), and
@@ -52,6 +53,7 @@ NOTICES = (
     "device_removed",
     "locked",
     "recovery_code_used",
+    "unlocked",
 )
 
 
@@ -143,12 +145,21 @@ def on_recovery_code_used(
     notify(user, "recovery_code_used", request=request, remaining=remaining)
 
 
+def on_device_unlocked(
+    sender: Any, user: Any, device: TOTPDevice, request: HttpRequest | None = None, **kw: Any
+) -> None:
+    # SECURITY: an unlock gives whoever has the password another TOTP_MAX_FAILURES guesses;
+    # the user must hear of it (R32, R35).
+    notify(user, "unlocked", request=request, device_name=device.name)
+
+
 RECEIVERS = [
     (signals.devices_reset, on_devices_reset),
     (signals.device_confirmed, on_device_confirmed),
     (signals.device_removed, on_device_removed),
     (signals.device_locked, on_device_locked),
     (signals.recovery_code_used, on_recovery_code_used),
+    (signals.device_unlocked, on_device_unlocked),
 ]
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from django.core import signing
+from django.core.exceptions import PermissionDenied
 from django.db import connections, transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
@@ -24,7 +25,7 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 from . import crypto, oath, recovery, session, signals
 from .conf import conf
 from .models import FailureCounter, RecoveryCode, TOTPAccount, TOTPDevice
-from .policy import enrolment_required
+from .policy import enrolment_required, may_manage
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -348,7 +349,11 @@ def reset_user(
     """Remove all of ``user``'s devices, recovery codes and remembered browsers.
 
     Their sessions are de-verified on the next request. Returns the number of devices removed.
+    Raises ``PermissionDenied`` when ``policy.may_manage`` refuses ``actor`` (R32).
     """
+    # SECURITY: only superusers act on superusers, whatever the caller checked (R32).
+    if not may_manage(actor, user):
+        raise PermissionDenied
     with transaction.atomic():
         device_ids = list(TOTPDevice.objects.filter(user=user).values_list("pk", flat=True))
         _spare_current_session(request, user, device_ids)
@@ -378,7 +383,13 @@ def disable_for_user(user: Any, *, request: HttpRequest | None = None) -> int:
 def unlock_device(
     device: TOTPDevice, *, actor: Any = None, request: HttpRequest | None = None
 ) -> None:
-    """Clear a device's failures, and the owner's recovery-code failures, so they can try again."""
+    """Clear a device's failures, and the owner's recovery-code failures, so they can try again.
+
+    Raises ``PermissionDenied`` when ``policy.may_manage`` refuses ``actor`` (R32).
+    """
+    # SECURITY: an unlock is another 20 guesses; only superusers give them on superusers (R32).
+    if not may_manage(actor, device.user):
+        raise PermissionDenied
     with transaction.atomic():
         device.unlock()
         TOTPAccount.objects.filter(user_id=device.user_id).update(

@@ -17,7 +17,7 @@ Every signal is sent with ``sender=TOTPDevice`` and these keyword arguments:
     were removed.
 ``device_unlocked``
     ``user``, ``device``, ``actor``, ``request``: staff cleared a device's failures (``actor``
-    is ``None`` from a management command).
+    is ``None`` from a management command). The user is e-mailed (notice ``unlocked``).
 ``device_removed``
     ``user``, ``device``, ``actor``, ``request``: one device was removed by its owner from the
     management page, or replaced by a new one (``actor`` is that user). ``device`` is the

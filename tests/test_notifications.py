@@ -222,3 +222,18 @@ def test_templates_can_be_overridden(user, device, staff_user, settings, tmp_pat
     message = only_message()
     assert message.subject == "Security notice for alice"  # line breaks never reach the header
     assert message.body == "Your 2FA was reset by our helpdesk.\n"
+
+
+def test_an_unlock_tells_the_user_that_guessing_can_start_again(
+    user, device, staff_user, committed
+):
+    device.failure_count = 20
+    device.save()
+    request = RequestFactory().post("/admin/", REMOTE_ADDR="192.0.2.7")
+    with committed():
+        services.unlock_device(device, actor=staff_user, request=request)
+    message = only_message()
+    assert message.subject == "Test Site: Your authenticator app was unlocked"
+    assert '"Authenticator app" was unlocked' in " ".join(message.body.split())
+    assert "From IP address: 192.0.2.7" in message.body
+    assert device.secret not in message.body
