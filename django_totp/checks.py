@@ -12,7 +12,7 @@ from django.apps import apps
 from django.conf import settings
 from django.core import checks
 
-from .conf import REQUIRED_FOR_CHOICES, conf
+from .conf import REQUIRED_FOR_CHOICES, conf, has_wildcard, site_name
 
 MIDDLEWARE_PATH = "django_totp.middleware.TOTPMiddleware"
 AUTH_MIDDLEWARE_PATH = "django.contrib.auth.middleware.AuthenticationMiddleware"
@@ -108,6 +108,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "SESSION_COOKIE_HTTPONLY is False: scripts on the page can read the verified session.",
         "Leave SESSION_COOKIE_HTTPONLY = True.",
     ),
+    "W006": (
+        "TOTP_ISSUER is empty and ALLOWED_HOSTS has wildcards: authenticator apps and e-mails "
+        "name the site {name!r}.",
+        'Set TOTP_ISSUER to the name users know the site by, for example "Example Inc". '
+        "django_totp never uses the request's Host header for it.",
+    ),
 }
 
 REQUIRED_APPS = ("django.contrib.auth", "django.contrib.sessions", "crispy_forms")
@@ -199,6 +205,13 @@ def check_settings(**kwargs: Any) -> list[Any]:
     return errors
 
 
+def check_issuer(**kwargs: Any) -> list[Any]:
+    """A wildcard ALLOWED_HOSTS leaves no reliable site name when TOTP_ISSUER is empty (R33)."""
+    if conf.TOTP_ISSUER or not any(has_wildcard(host) for host in settings.ALLOWED_HOSTS):
+        return []
+    return [_error("W006", checks.Warning, name=site_name())]
+
+
 def has_user_panel(model_admin: Any) -> bool:
     """Whether a user ModelAdmin shows django_totp's devices (``admin.TOTPDeviceInline``)."""
     from .models import TOTPDevice
@@ -236,4 +249,5 @@ def register() -> None:
     checks.register(check_apps, "django_totp")
     checks.register(check_settings, "django_totp")
     checks.register(check_user_admin, "django_totp")
+    checks.register(check_issuer, "django_totp")
     checks.register(check_deploy_cookies, "django_totp", deploy=True)

@@ -17,7 +17,7 @@ REQUIRED_FOR_CHOICES: tuple[RequiredFor, ...] = ("nobody", "staff", "everyone")
 class Settings:
     @property
     def TOTP_ISSUER(self) -> str:
-        """Issuer shown in authenticator apps; empty means the request's host name."""
+        """The site's name in authenticator apps and e-mails; empty: see ``site_name()``."""
         return getattr(settings, "TOTP_ISSUER", "")
 
     @property
@@ -122,3 +122,23 @@ class Settings:
 
 
 conf = Settings()
+
+
+def has_wildcard(host: str) -> bool:
+    """Whether an ``ALLOWED_HOSTS`` entry matches more than one name ("*", ".example.com")."""
+    return "*" in host or host.startswith(".")
+
+
+def site_name() -> str:
+    """The site's name in otpauth URIs (the issuer) and in e-mail subjects (R3, R33).
+
+    ``TOTP_ISSUER``; when empty, the first ``ALLOWED_HOSTS`` entry other than ``"*"``, without
+    a leading dot; when there is none, ``""`` (authenticator apps then show the account name
+    alone, and subjects have no prefix). Check W006 warns about the last two cases.
+    """
+    # SECURITY: never the request's Host header, which a wildcard ALLOWED_HOSTS lets anyone
+    # choose: it would name a phisher's domain in a genuine e-mail or authenticator entry (R33).
+    if conf.TOTP_ISSUER:
+        return conf.TOTP_ISSUER
+    hosts = [host.lstrip(".") for host in settings.ALLOWED_HOSTS if "*" not in host]
+    return next((host for host in hosts if host), "")

@@ -17,8 +17,9 @@ notice                 sent when
 ``unlocked``           staff (or ``manage.py totp_unlock``) cleared a device's failures
 =====================  ===============================================================
 
-Templates get ``user``, ``site_name``, ``when``, ``ip`` (``None`` when unknown), and
-``device_name`` or ``remaining`` where they apply. They must never receive a secret or a code.
+Templates get ``user``, ``site_name`` (``conf.site_name()``, never the request's host),
+``when``, ``ip`` (``None`` when unknown), and ``device_name`` or ``remaining`` where they apply.
+They must never receive a secret or a code.
 
 Notices go out only once the change is committed (``transaction.on_commit``), are skipped for
 users without an e-mail address or when ``TOTP_NOTIFY_BY_EMAIL`` is False, and a failure to
@@ -37,7 +38,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from . import signals
-from .conf import conf
+from .conf import conf, site_name
 from .models import TOTPDevice
 from .services import client_ip
 
@@ -77,7 +78,7 @@ def notify(user: Any, notice: str, *, request: HttpRequest | None = None, **cont
         return
     context = {
         "user": user,
-        "site_name": conf.TOTP_ISSUER or (request.get_host().split(":")[0] if request else ""),
+        "site_name": site_name(),
         "when": timezone.now(),
         "ip": client_ip(request),
         **context,

@@ -19,7 +19,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 
 from . import oath, policy, qr, remember, services, session
-from .conf import conf
+from .conf import conf, site_name
 from .forms import CodeForm, ConfirmDeviceForm, RecoveryCodeForm, RenameDeviceForm, VerifyForm
 from .models import TOTPDevice
 from .redirects import safe_next, url_with_next
@@ -35,10 +35,6 @@ def logout_url() -> str | None:
         return resolve_url(conf.TOTP_LOGOUT_URL)
     except NoReverseMatch:
         return None
-
-
-def issuer_for(request: HttpRequest) -> str:
-    return conf.TOTP_ISSUER or request.get_host().split(":")[0]
 
 
 sensitive = [never_cache, sensitive_post_parameters("code")]
@@ -167,7 +163,7 @@ class StepUpView(TOTPView):
         self, request: HttpRequest, codes: list[str], next_url: str
     ) -> HttpResponse:
         """The one time a set of recovery codes is shown, with ways to keep them (R22)."""
-        account = f"{issuer_for(request)}: {request.user.get_username()}"
+        account = ": ".join(filter(None, [site_name(), request.user.get_username()]))
         text = "\n".join([_("Recovery codes for %(account)s") % {"account": account}, "", *codes])
         return self.render(
             request,
@@ -227,7 +223,8 @@ class SetupView(StepUpView):
     def show(self, request: HttpRequest, device: TOTPDevice, form: CodeForm) -> HttpResponse:
         user = request.user
         account = str(user.get_username())
-        uri = device.key_uri(account=account, issuer=issuer_for(request))
+        issuer = site_name()
+        uri = device.key_uri(account=account, issuer=issuer)
         return self.render(
             request,
             form=form,
@@ -236,7 +233,7 @@ class SetupView(StepUpView):
             otpauth_uri=uri,
             grouped_secret=oath.group_secret(device.secret),
             account=account,
-            issuer=issuer_for(request),
+            issuer=issuer,
         )
 
 

@@ -25,6 +25,7 @@ def test_the_test_settings_pass_every_check():
     assert checks.check_apps() == []
     assert checks.check_settings() == []
     assert checks.check_user_admin() == []
+    assert checks.check_issuer() == []
 
 
 def test_missing_middleware(settings):
@@ -134,3 +135,21 @@ def test_listing_django_totp_before_the_admin_is_reported_by_manage_py_check(tmp
     )
     assert child.returncode == 0, child.stderr
     assert "django_totp.W005" in child.stderr + child.stdout
+
+
+@pytest.mark.parametrize(
+    ("issuer", "hosts", "expected"),
+    [
+        ("", ["*"], ["django_totp.W006"]),
+        ("", [".example.com"], ["django_totp.W006"]),
+        ("", ["example.com", "*.example.com"], ["django_totp.W006"]),
+        ("", ["example.com", "localhost"], []),
+        ("Example Inc", ["*"], []),
+    ],
+)
+def test_an_empty_issuer_with_wildcard_hosts_is_a_warning(settings, issuer, hosts, expected):
+    settings.TOTP_ISSUER = issuer
+    settings.ALLOWED_HOSTS = hosts
+    found = checks.check_issuer()
+    assert ids(found) == expected
+    assert all(message.hint and "Host header" in message.hint for message in found)

@@ -142,12 +142,26 @@ def test_a_remembered_browser_sends_no_notice(user, committed):
     assert mail.outbox == []
 
 
-def test_the_subject_falls_back_to_the_host_name(user, device, staff_user, settings, committed):
+def test_a_forged_host_header_never_reaches_an_email(user, device, staff_user, settings, committed):
     settings.TOTP_ISSUER = ""
-    request = RequestFactory().post("/admin/", HTTP_HOST="localhost:8000")
+    settings.ALLOWED_HOSTS = ["*"]
+    request = RequestFactory().post("/admin/", HTTP_HOST="account-security.evil.example")
     with committed():
         services.reset_user(user, actor=staff_user, request=request)
-    assert only_message().subject == "localhost: Your two-factor authentication was reset"
+    message = only_message()
+    assert "evil" not in message.subject + message.body
+    assert message.subject == "Your two-factor authentication was reset"
+
+
+def test_the_subject_falls_back_to_the_first_fixed_allowed_host(
+    user, device, staff_user, settings, committed
+):
+    settings.TOTP_ISSUER = ""
+    settings.ALLOWED_HOSTS = ["*", ".example.com", "www.example.org"]
+    request = RequestFactory().post("/admin/", HTTP_HOST="evil.example")
+    with committed():
+        services.reset_user(user, actor=staff_user, request=request)
+    assert only_message().subject == "example.com: Your two-factor authentication was reset"
 
 
 def test_notices_can_be_turned_off(user, device, staff_user, settings, committed):

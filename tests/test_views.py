@@ -213,6 +213,26 @@ class TestSetup:
         for url in re.findall(r"(?:src|href)=\"(https?://[^\"]*)", html):
             assert device.secret not in url
 
+    def test_a_forged_host_header_never_names_the_site_in_the_authenticator_app(
+        self, password_client, settings, code_for
+    ):
+        settings.TOTP_ISSUER = ""
+        settings.ALLOWED_HOSTS = ["*"]
+        evil = {"HTTP_HOST": "account-security.evil.example"}
+        device = start_setup(password_client)
+        html = password_client.get(SETUP, **evil).content.decode()
+        assert f"otpauth://totp/alice?secret={device.secret}" in html
+        assert "evil" not in html
+        response = password_client.post(SETUP, {"code": code_for(device)}, **evil)
+        assert "evil" not in response.content.decode()  # the recovery codes' download
+
+    def test_the_issuer_falls_back_to_the_first_fixed_allowed_host(self, password_client, settings):
+        settings.TOTP_ISSUER = ""
+        settings.ALLOWED_HOSTS = [".example.com", "testserver"]
+        device = start_setup(password_client)
+        html = password_client.get(SETUP, HTTP_HOST="testserver").content.decode()
+        assert f"otpauth://totp/example.com:alice?secret={device.secret}" in html
+
     def test_confirming_activates_the_device_and_verifies_the_session(
         self, password_client, code_for
     ):
