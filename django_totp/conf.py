@@ -116,6 +116,11 @@ class Settings:
         return list(getattr(settings, "TOTP_ENCRYPTION_KEYS", []))
 
     @property
+    def TOTP_NOTIFY_FAILURES_AFTER(self) -> int:
+        """Consecutive wrong codes for a device after which its user is e-mailed, once a streak."""
+        return getattr(settings, "TOTP_NOTIFY_FAILURES_AFTER", 5)
+
+    @property
     def TOTP_NOTIFY_BY_EMAIL(self) -> bool:
         """Whether users get an e-mail when their 2FA changes (see ``notifications``)."""
         return getattr(settings, "TOTP_NOTIFY_BY_EMAIL", True)

@@ -12,14 +12,15 @@ notice                 sent when
 ``disabled``           the user turned two-factor authentication off themselves
 ``device_added``       a new device was confirmed
 ``device_removed``     the user removed one device
+``repeated_failures``  ``TOTP_NOTIFY_FAILURES_AFTER`` wrong codes in a row for a device
 ``locked``             a device locked after ``TOTP_MAX_FAILURES`` failed codes
 ``recovery_code_used`` a recovery code verified a session
 ``unlocked``           staff (or ``manage.py totp_unlock``) cleared a device's failures
 =====================  ===============================================================
 
 Templates get ``user``, ``site_name`` (``conf.site_name()``, never the request's host),
-``when``, ``ip`` (``None`` when unknown), and ``device_name`` or ``remaining`` where they apply.
-They must never receive a secret or a code.
+``when``, ``ip`` (``None`` when unknown), and ``device_name``, ``remaining``, ``failures`` and
+``max_failures`` where they apply. They must never receive a secret or a code.
 
 Notices go out only once the change is committed (``transaction.on_commit``), are skipped for
 users without an e-mail address or when ``TOTP_NOTIFY_BY_EMAIL`` is False, and a failure to
@@ -52,6 +53,7 @@ NOTICES = (
     "disabled",
     "device_added",
     "device_removed",
+    "repeated_failures",
     "locked",
     "recovery_code_used",
     "unlocked",
@@ -134,6 +136,26 @@ def on_device_removed(
     notify(user, "device_removed", request=request, device_name=device.name)
 
 
+def on_repeated_failures(
+    sender: Any,
+    user: Any,
+    device: TOTPDevice,
+    failures: int,
+    request: HttpRequest | None = None,
+    **kw: Any,
+) -> None:
+    # SECURITY: the user hears of a password holder guessing codes while the back-off is still
+    # short, not only at the lock (R35).
+    notify(
+        user,
+        "repeated_failures",
+        request=request,
+        device_name=device.name,
+        failures=failures,
+        max_failures=conf.TOTP_MAX_FAILURES,
+    )
+
+
 def on_device_locked(
     sender: Any, user: Any, device: TOTPDevice, request: HttpRequest | None = None, **kw: Any
 ) -> None:
@@ -158,6 +180,7 @@ RECEIVERS = [
     (signals.devices_reset, on_devices_reset),
     (signals.device_confirmed, on_device_confirmed),
     (signals.device_removed, on_device_removed),
+    (signals.repeated_failures, on_repeated_failures),
     (signals.device_locked, on_device_locked),
     (signals.recovery_code_used, on_recovery_code_used),
     (signals.device_unlocked, on_device_unlocked),

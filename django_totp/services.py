@@ -50,15 +50,18 @@ class Result:
     ``device`` is the device that accepted the code (for a recovery code: the device the
     session is recorded against), or the one that refused it when there was exactly one;
     ``retry_after`` is the back-off left, in seconds, for ``THROTTLED``; ``newly_locked`` the
-    devices (or the recovery-code counter) this failure locked; ``locked_out`` whether nothing
-    is left open. ``recovery_codes`` are the new codes a first confirmed device comes with, to
-    show once; ``recovery_codes_left`` the unused codes after a recovery code was accepted.
+    devices (or the recovery-code counter) this failure locked; ``repeated_failures`` the
+    devices whose consecutive failures this one brought to ``TOTP_NOTIFY_FAILURES_AFTER``;
+    ``locked_out`` whether nothing is left open. ``recovery_codes`` are the new codes a first
+    confirmed device comes with, to show once; ``recovery_codes_left`` the unused codes after a
+    recovery code was accepted.
     """
 
     outcome: Outcome
     device: TOTPDevice | None = None
     retry_after: int = 0
     newly_locked: tuple[FailureCounter, ...] = ()
+    repeated_failures: tuple[TOTPDevice, ...] = ()
     locked_out: bool = False
     recovery_codes: tuple[str, ...] = ()
     recovery_codes_left: int | None = None
@@ -138,6 +141,13 @@ def _check_locked_devices(devices: Sequence[TOTPDevice], raw_code: str) -> Resul
         Outcome.REPLAYED if replayed else Outcome.INVALID,
         _single(ready),
         newly_locked=tuple(d for d in ready if d.is_locked),
+        # SECURITY: equality, not >=: told once a streak, as the count passes the threshold
+        # (exact under the row lock); a lock at the same count has its own notice (R35).
+        repeated_failures=tuple(
+            d
+            for d in ready
+            if d.failure_count == conf.TOTP_NOTIFY_FAILURES_AFTER and not d.is_locked
+        ),
         locked_out=all(d.is_locked for d in open_devices),
     )
 
@@ -164,6 +174,10 @@ def _report(result: Result, user: Any, request: HttpRequest | None, *, event: st
         level=logging.WARNING,
         reason=result.outcome.value,
     )
+    for device in result.repeated_failures:
+        signals.repeated_failures.send(
+            TOTPDevice, user=user, device=device, request=request, failures=device.failure_count
+        )
     for counter in result.newly_locked:
         if isinstance(counter, TOTPDevice):
             signals.device_locked.send(TOTPDevice, user=user, device=counter, request=request)

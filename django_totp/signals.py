@@ -9,6 +9,10 @@ Every signal is sent with ``sender=TOTPDevice`` and these keyword arguments:
 ``verification_failed``
     ``user``, ``device`` (``None`` when no single device was tried), ``request``, ``reason``
     (a ``services.Outcome`` value: ``invalid``, ``replayed``, ``throttled`` or ``locked``).
+``repeated_failures``
+    ``user``, ``device``, ``request``, ``failures``: the device's consecutive failures reached
+    ``TOTP_NOTIFY_FAILURES_AFTER`` (once a streak; the user is e-mailed, notice
+    ``repeated_failures``).
 ``device_locked``
     ``user``, ``device``, ``request``: the device reached ``TOTP_MAX_FAILURES``.
 ``devices_reset``
@@ -37,6 +41,7 @@ device_confirmed = Signal()
 verification_succeeded = Signal()
 verification_failed = Signal()
 device_locked = Signal()
+repeated_failures = Signal()
 devices_reset = Signal()
 device_unlocked = Signal()
 device_removed = Signal()

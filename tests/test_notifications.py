@@ -251,3 +251,48 @@ def test_an_unlock_tells_the_user_that_guessing_can_start_again(
     assert '"Authenticator app" was unlocked' in " ".join(message.body.split())
     assert "From IP address: 192.0.2.7" in message.body
     assert device.secret not in message.body
+
+
+def test_the_user_hears_of_repeated_wrong_codes_once_per_streak(user, device, settings, committed):
+    settings.TOTP_THROTTLE_FACTOR = 0
+    request = RequestFactory().post("/2fa/verify/", REMOTE_ADDR="198.51.100.4")
+    with committed():
+        for _ in range(4):
+            services.verify_code(user, "000000", request=request)
+    assert mail.outbox == []
+    with committed():
+        for _ in range(6):  # the fifth failure, then more in the same streak
+            services.verify_code(user, "000000", request=request)
+    message = only_message()
+    assert message.subject == "Test Site: Wrong codes were typed for your authenticator app"
+    body = " ".join(message.body.split())
+    assert (
+        '5 wrong codes in a row were typed for your authenticator app "Authenticator app"' in body
+    )
+    assert "From IP address: 198.51.100.4" in message.body and "000000" not in message.body
+
+
+def test_a_new_streak_after_a_success_is_reported_again(
+    user, device, settings, code_for, committed
+):
+    settings.TOTP_THROTTLE_FACTOR = 0
+    settings.TOTP_NOTIFY_FAILURES_AFTER = 2
+    with committed():
+        for _ in range(2):
+            services.verify_code(user, "000000")
+        assert services.verify_code(user, code_for(device)).accepted
+        for _ in range(2):
+            services.verify_code(user, "000000")
+    assert [m.subject for m in mail.outbox] == [
+        "Test Site: Wrong codes were typed for your authenticator app"
+    ] * 2
+
+
+def test_a_threshold_at_the_lock_sends_only_the_lock_notice(user, device, settings, committed):
+    settings.TOTP_THROTTLE_FACTOR = 0
+    settings.TOTP_MAX_FAILURES = 3
+    settings.TOTP_NOTIFY_FAILURES_AFTER = 3
+    with committed():
+        for _ in range(3):
+            services.verify_code(user, "000000")
+    assert "locked" in only_message().subject

@@ -108,6 +108,24 @@ class TestVerify:
             response = client.post(VERIFY, {"code": code_for(device)})
         assert "Try again in" in errors(response)
 
+    def test_a_fresh_session_cannot_slip_a_code_past_another_sessions_back_off(
+        self, client, device, code_for, user, recovery_codes, settings
+    ):
+        # The decision in docs/security.md (R35): the back-off is per device, whatever the
+        # session, because an attacker can open as many "clean" sessions as he likes. The
+        # user's way past an attacker's back-off is a recovery code.
+        attacker = Client()
+        with time_machine.travel(1_700_000_010, tick=False):
+            attacker.login(username=user.username, password=PASSWORD)
+            for _ in range(3):
+                attacker.post(VERIFY, {"code": "000000"})
+            client.login(username=user.username, password=PASSWORD)
+            response = client.post(VERIFY, {"code": code_for(device)})
+            assert "Try again in" in errors(response)
+            response = client.post("/2fa/verify/recovery/", {"code": recovery_codes[0]})
+            assert response.status_code == 302
+            assert client.get("/private/").content == b"private page"
+
     def test_a_locked_device_tells_the_user_what_to_do(
         self, password_client, device, code_for, settings
     ):
