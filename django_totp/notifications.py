@@ -5,18 +5,19 @@
 ``django_totp/email/<notice>_subject.txt`` and ``<notice>_message.txt``, and sent with
 ``send_mail`` through the site's e-mail backend:
 
-=====================  ===============================================================
-notice                 sent when
-=====================  ===============================================================
-``reset``              staff (or ``manage.py totp_reset``) removed all the user's devices
-``disabled``           the user turned two-factor authentication off themselves
-``device_added``       a new device was confirmed
-``device_removed``     the user removed one device
-``repeated_failures``  ``TOTP_NOTIFY_FAILURES_AFTER`` wrong codes in a row for a device
-``locked``             a device locked after ``TOTP_MAX_FAILURES`` failed codes
-``recovery_code_used`` a recovery code verified a session
-``unlocked``           staff (or ``manage.py totp_unlock``) cleared a device's failures
-=====================  ===============================================================
+==============================  ==================================================================
+notice                          sent when
+==============================  ==================================================================
+``reset``                       staff (or ``manage.py totp_reset``) removed all the user's devices
+``disabled``                    the user turned two-factor authentication off themselves
+``device_added``                a new device was confirmed
+``device_removed``              the user removed one device
+``repeated_failures``           ``TOTP_NOTIFY_FAILURES_AFTER`` wrong codes in a row for a device
+``locked``                      a device locked after ``TOTP_MAX_FAILURES`` failed codes
+``unlocked``                    staff (or ``manage.py totp_unlock``) cleared a device's failures
+``recovery_code_used``          a recovery code verified a session
+``recovery_codes_regenerated``  the user made a new set of recovery codes
+==============================  ==================================================================
 
 Templates get ``user``, ``site_name`` (``conf.site_name()``, never the request's host),
 ``when``, ``ip`` (``None`` when unknown), and ``device_name``, ``remaining``, ``failures`` and
@@ -56,6 +57,7 @@ NOTICES = (
     "repeated_failures",
     "locked",
     "recovery_code_used",
+    "recovery_codes_regenerated",
     "unlocked",
 )
 
@@ -168,6 +170,14 @@ def on_recovery_code_used(
     notify(user, "recovery_code_used", request=request, remaining=remaining)
 
 
+def on_recovery_codes_regenerated(
+    sender: Any, user: Any, request: HttpRequest | None = None, **kw: Any
+) -> None:
+    # SECURITY: new codes void the user's own; a session thief making them must not go
+    # unnoticed (R35).
+    notify(user, "recovery_codes_regenerated", request=request)
+
+
 def on_device_unlocked(
     sender: Any, user: Any, device: TOTPDevice, request: HttpRequest | None = None, **kw: Any
 ) -> None:
@@ -183,6 +193,7 @@ RECEIVERS = [
     (signals.repeated_failures, on_repeated_failures),
     (signals.device_locked, on_device_locked),
     (signals.recovery_code_used, on_recovery_code_used),
+    (signals.recovery_codes_regenerated, on_recovery_codes_regenerated),
     (signals.device_unlocked, on_device_unlocked),
 ]
 

@@ -310,6 +310,7 @@ def regenerate_recovery_codes(user: Any, *, request: HttpRequest | None = None) 
     with transaction.atomic():
         _locked_account(user)
         codes = _new_recovery_codes(user)
+    signals.recovery_codes_regenerated.send(TOTPDevice, user=user, request=request)
     log_event("recovery_codes_generated", user=user, request=request)
     return codes
 

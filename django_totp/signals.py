@@ -29,6 +29,10 @@ Every signal is sent with ``sender=TOTPDevice`` and these keyword arguments:
 ``recovery_code_used``
     ``user``, ``request``, ``remaining`` (how many unused recovery codes the user has left): a
     recovery code verified the session.
+``recovery_codes_regenerated``
+    ``user``, ``request``: the user made a new set of recovery codes; the old set no longer
+    works (the user is e-mailed, notice ``recovery_codes_regenerated``). Not sent for the set
+    that comes with a first device.
 ``remembered_browser_used``
     ``user``, ``request``: a remembered-browser cookie let the session skip the code step.
 """
@@ -46,4 +50,5 @@ devices_reset = Signal()
 device_unlocked = Signal()
 device_removed = Signal()
 recovery_code_used = Signal()
+recovery_codes_regenerated = Signal()
 remembered_browser_used = Signal()

@@ -296,3 +296,18 @@ def test_a_threshold_at_the_lock_sends_only_the_lock_notice(user, device, settin
         for _ in range(3):
             services.verify_code(user, "000000")
     assert "locked" in only_message().subject
+
+
+def test_new_recovery_codes_are_announced_without_the_codes(user, device, committed, receive):
+    made = receive(signals.recovery_codes_regenerated)
+    request = RequestFactory().post("/2fa/manage/recovery-codes/", REMOTE_ADDR="203.0.113.5")
+    with committed():
+        codes = services.regenerate_recovery_codes(user, request=request)
+    assert made == [
+        {"signal": signals.recovery_codes_regenerated, "user": user, "request": request}
+    ]
+    message = only_message()
+    assert message.subject == "Test Site: New recovery codes were made for your account"
+    assert "the codes you had before no longer work" in " ".join(message.body.split())
+    assert "From IP address: 203.0.113.5" in message.body
+    assert not any(code in message.body for code in codes)
