@@ -30,6 +30,7 @@ from django.utils.translation import ngettext
 from . import policy, services, session
 from .checks import has_user_panel
 from .models import TOTPDevice, locked_condition
+from .views import deny_framing
 
 
 def staff_is_verified(request: HttpRequest) -> bool:
@@ -280,7 +281,7 @@ class TOTPDeviceAdmin(admin.ModelAdmin):
             "opts": self.model._meta,
             "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
         }
-        return TemplateResponse(request, template, context)
+        return deny_framing(TemplateResponse(request, template, context))
 
     def _changelist_url(self) -> str:
         opts = self.model._meta
