@@ -29,7 +29,7 @@ from django.utils.translation import ngettext
 
 from . import policy, services, session
 from .checks import has_user_panel
-from .models import TOTPDevice, locked_condition
+from .models import TOTPDevice, locked_condition, pk_value
 from .views import deny_framing
 
 
@@ -193,6 +193,26 @@ class TOTPDeviceAdmin(admin.ModelAdmin):
         extra_context = {**(extra_context or {}), "show_delete": False}
         return super().change_view(request, object_id, form_url, extra_context)
 
+    def get_object(
+        self, request: HttpRequest, object_id: str, from_field: str | None = None
+    ) -> TOTPDevice | None:
+        # An id no row can have is "no such device", not a database error (a 500 on 4.2).
+        if from_field is None and pk_value(self.model, object_id) is None:
+            return None
+        return super().get_object(request, object_id, from_field)
+
+    def response_action(
+        self, request: HttpRequest, queryset: QuerySet[TOTPDevice]
+    ) -> HttpResponse | None:
+        # Django filters ``pk__in`` the posted ids: drop those no row can have first.
+        name = admin.helpers.ACTION_CHECKBOX_NAME
+        selected = request.POST.getlist(name)
+        valid = [pk for pk in selected if pk_value(self.model, pk) is not None]
+        if valid != selected:
+            request.POST = request.POST.copy()  # type: ignore[misc]
+            request.POST.setlist(name, valid)
+        return super().response_action(request, queryset)
+
     def get_search_fields(self, request: HttpRequest | None) -> list[str]:
         user_model = get_user_model()
         names = [user_model.USERNAME_FIELD]
@@ -328,8 +348,9 @@ class TOTPDeviceAdmin(admin.ModelAdmin):
     def _user_or_404(self, request: HttpRequest, user_pk: str) -> Any:
         """The user whose 2FA the panel acts on; 403 when the staff member may not (R32)."""
         user_model = get_user_model()
+        pk = pk_value(user_model, unquote(user_pk))
         try:
-            user = user_model._default_manager.get(pk=unquote(user_pk))
+            user = user_model._default_manager.get(pk=pk)
         except (user_model.DoesNotExist, ValidationError, ValueError):
             raise Http404(_("No such user.")) from None
         if not policy.may_manage(request.user, user):

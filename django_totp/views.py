@@ -23,7 +23,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from . import oath, policy, qr, remember, services, session
 from .conf import conf, site_name
 from .forms import CodeForm, ConfirmDeviceForm, RecoveryCodeForm, RenameDeviceForm, VerifyForm
-from .models import TOTPDevice
+from .models import TOTPDevice, pk_value
 from .redirects import safe_next, url_with_next
 
 
@@ -239,7 +239,10 @@ class SetupView(StepUpView):
     def replaced_device(request: HttpRequest, raw_id: str | None) -> TOTPDevice | None:
         if not raw_id or not raw_id.isascii() or not raw_id.isdigit():
             return None
-        return TOTPDevice.objects.confirmed().filter(user=request.user, pk=int(raw_id)).first()
+        found = pk_value(TOTPDevice, raw_id)
+        if found is None:
+            return None
+        return TOTPDevice.objects.confirmed().filter(user=request.user, pk=found).first()
 
     def show(self, request: HttpRequest, device: TOTPDevice, form: CodeForm) -> HttpResponse:
         user = request.user
@@ -321,7 +324,10 @@ class DeviceView(StepUpView):
     """A page about one of the user's own confirmed devices; anyone else's is a 404."""
 
     def device(self, request: HttpRequest, pk: int) -> TOTPDevice:
-        return TOTPDevice.objects.confirmed().get(user=request.user, pk=pk)
+        found = pk_value(TOTPDevice, pk)
+        if found is None:
+            raise TOTPDevice.DoesNotExist(pk)
+        return TOTPDevice.objects.confirmed().get(user=request.user, pk=found)
 
 
 class RenameDeviceView(DeviceView):
