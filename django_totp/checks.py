@@ -91,7 +91,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "TOTP_NOTIFY_BY_EMAIL must be True or False, not {value!r}.",
         "Leave it True so that users hear about changes to their 2FA.",
     ),
-    "E019": (
+    "E020": (
         "TOTP_NOTIFY_FAILURES_AFTER must be an integer from 1 to 100, not {value!r}.",
         "Use 5: users hear of someone guessing codes long before the back-off shuts them out.",
     ),
@@ -183,7 +183,7 @@ SETTING_RULES: list[tuple[str, str, Callable[[Any], bool], dict[str, Any]]] = [
     ),
     ("TOTP_REMEMBER_FORGET_ON_RECOVERY", "E017", lambda v: isinstance(v, bool), {}),
     ("TOTP_NOTIFY_BY_EMAIL", "E018", lambda v: isinstance(v, bool), {}),
-    ("TOTP_NOTIFY_FAILURES_AFTER", "E019", lambda v: _is_int(v, 1, 100), {}),
+    ("TOTP_NOTIFY_FAILURES_AFTER", "E020", lambda v: _is_int(v, 1, 100), {}),
 ]
 
 

@@ -73,8 +73,8 @@ def test_middleware_before_messages_is_a_warning(settings):
         ("TOTP_REMEMBER_COOKIE_NAME", "", "E016"),
         ("TOTP_REMEMBER_FORGET_ON_RECOVERY", "yes", "E017"),
         ("TOTP_NOTIFY_BY_EMAIL", "no", "E018"),
-        ("TOTP_NOTIFY_FAILURES_AFTER", 0, "E019"),
-        ("TOTP_NOTIFY_FAILURES_AFTER", "5", "E019"),
+        ("TOTP_NOTIFY_FAILURES_AFTER", 0, "E020"),
+        ("TOTP_NOTIFY_FAILURES_AFTER", "5", "E020"),
     ],
 )
 def test_invalid_settings_are_reported_with_a_hint(settings, name, value, check_id):
