@@ -2,26 +2,55 @@
 
 Run it with ``python manage.py migrate && python manage.py runserver`` and open /register/.
 
-Development settings only. For anything public set DJANGO_SECRET_KEY, DJANGO_DEBUG=0 and
-DJANGO_ALLOWED_HOSTS, serve over HTTPS, and turn on the secure cookie settings that
-``manage.py check --deploy`` asks for.
+Development settings unless the environment says otherwise. Without ``DJANGO_DEBUG`` it runs
+with DEBUG on, and without ``DJANGO_SECRET_KEY`` with a public development key, and says so on
+stderr at startup; ``DJANGO_DEBUG=0`` without ``DJANGO_SECRET_KEY`` refuses to start. For
+anything public set DJANGO_SECRET_KEY, DJANGO_DEBUG=0 and DJANGO_ALLOWED_HOSTS, serve over
+HTTPS, and turn on the secure cookie settings that ``manage.py check --deploy`` asks for.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from django.contrib.messages import constants as message_constants
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DEMO_DIR = BASE_DIR / "demo_project"
 
-SECRET_KEY = os.environ.get(
-    "DJANGO_SECRET_KEY",
-    "django-insecure-demo-only-do-not-use-in-production-0123456789abcdefghij",
-)
+DEVELOPMENT_SECRET_KEY = "django-insecure-demo-only-do-not-use-in-production-0123456789abcdefghij"
 DEBUG = os.environ.get("DJANGO_DEBUG", "1").lower() in ("1", "true", "yes", "on")
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
+development_defaults: list[str] = []
+if "DJANGO_DEBUG" not in os.environ:
+    development_defaults.append("DEBUG is on: set DJANGO_DEBUG=0 to turn it off.")
+if not SECRET_KEY:
+    # SECURITY: the development key is public (it is in this file): sessions, CSRF tokens,
+    # password reset links and remember cookies signed with it can be forged by anyone.
+    if not DEBUG:
+        raise ImproperlyConfigured("DJANGO_DEBUG is off: set DJANGO_SECRET_KEY as well.")
+    SECRET_KEY = DEVELOPMENT_SECRET_KEY
+    development_defaults.append(
+        "SECRET_KEY is the public development key: set DJANGO_SECRET_KEY to a secret one."
+    )
+if development_defaults:
+    sys.stderr.write(
+        "\n".join(
+            [
+                "",
+                "*" * 78,
+                "WARNING: the django-totp demo runs with development settings.",
+                *development_defaults,
+                "Never expose it like this to anyone but yourself.",
+                "*" * 78,
+                "",
+                "",
+            ]
+        )
+    )
 ALLOWED_HOSTS = ["127.0.0.1", "localhost"] + [
     host.strip() for host in os.environ.get("DJANGO_ALLOWED_HOSTS", "").split(",") if host.strip()
 ]

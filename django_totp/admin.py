@@ -1,8 +1,10 @@
-"""Device admin and the 2FA panel on a user's admin page (R7, R24).
+"""Device admin and the 2FA panel on a user's admin page (R7, R24, R32).
 
 Staff see each device's state and can reset or unlock it, from the device list or from the
 user's own page. Both paths share one confirmation flow per operation and go through
-``services``. Secrets are never shown, not even to superusers.
+``services``. The admin's generic deletes are off: a device goes only through the reset flow
+(or with its user). Only superusers act on superusers. Secrets are never shown, not even to
+superusers.
 """
 
 from __future__ import annotations
@@ -25,9 +27,10 @@ from django.urls import NoReverseMatch, URLPattern, path, reverse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from . import services, session
+from . import policy, services, session
 from .checks import has_user_panel
-from .models import TOTPDevice, locked_condition
+from .models import TOTPDevice, locked_condition, pk_value
+from .views import deny_framing
 
 
 def staff_is_verified(request: HttpRequest) -> bool:
@@ -39,6 +42,16 @@ def staff_is_verified(request: HttpRequest) -> bool:
             _("Set up and verify your own two-factor authentication before changing others'."),
         )
     return bool(state.is_verified)
+
+
+def may_manage_all(request: HttpRequest, users: list[Any]) -> bool:
+    """Whether the staff member may act on every one of ``users``; says why not (R32)."""
+    if all(policy.may_manage(request.user, user) for user in users):
+        return True
+    messages.error(
+        request, _("Only superusers can reset or unlock a superuser's two-factor authentication.")
+    )
+    return False
 
 
 def _log(request: HttpRequest, obj: models.Model, flag: int, message: str) -> None:
@@ -141,6 +154,65 @@ class TOTPDeviceAdmin(admin.ModelAdmin):
         # Devices are created only by their owner's enrolment, which proves possession (R4).
         return False
 
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Unlocking is a change; renaming a superuser's device is left to superusers too.
+        allowed = super().has_change_permission(request, obj)
+        return allowed and (obj is None or policy.may_manage(request.user, obj.user))
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        """The permission for the reset flow, and for deleting a user with devices.
+
+        Django asks it for each device when a user is deleted (the cascade removes the
+        devices with their user); its own delete page and bulk action are off below.
+        """
+        allowed = super().has_delete_permission(request, obj)
+        return allowed and (obj is None or policy.may_manage(request.user, obj.user))
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        # SECURITY: Django's bulk delete would remove devices without the reset flow: no
+        # verification of the staff member, signal, notice, log, nor recovery codes and
+        # remembered browsers cleared. Reset is the way to remove devices (R32).
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    def delete_view(
+        self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        # SECURITY: as for the bulk delete: one device goes away only through the reset flow.
+        raise PermissionDenied
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        # No "Delete" link to a page that refuses; the user panel offers the reset.
+        extra_context = {**(extra_context or {}), "show_delete": False}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def get_object(
+        self, request: HttpRequest, object_id: str, from_field: str | None = None
+    ) -> TOTPDevice | None:
+        # An id no row can have is "no such device", not a database error (a 500 on 4.2).
+        if from_field is None and pk_value(self.model, object_id) is None:
+            return None
+        return super().get_object(request, object_id, from_field)
+
+    def response_action(
+        self, request: HttpRequest, queryset: QuerySet[TOTPDevice]
+    ) -> HttpResponse | None:
+        # Django filters ``pk__in`` the posted ids: drop those no row can have first.
+        name = admin.helpers.ACTION_CHECKBOX_NAME
+        selected = request.POST.getlist(name)
+        valid = [pk for pk in selected if pk_value(self.model, pk) is not None]
+        if valid != selected:
+            request.POST = request.POST.copy()  # type: ignore[misc]
+            request.POST.setlist(name, valid)
+        return super().response_action(request, queryset)
+
     def get_search_fields(self, request: HttpRequest | None) -> list[str]:
         user_model = get_user_model()
         names = [user_model.USERNAME_FIELD]
@@ -162,6 +234,8 @@ class TOTPDeviceAdmin(admin.ModelAdmin):
             return None
         selected = list(devices.select_related("user"))
         users = {device.user_id: device.user for device in selected}
+        if not may_manage_all(request, list(users.values())):
+            return None
         if not _confirmed(request):
             return self._confirmation(
                 request,
@@ -196,12 +270,15 @@ class TOTPDeviceAdmin(admin.ModelAdmin):
         if not staff_is_verified(request):
             return None
         selected = list(devices.select_related("user"))
+        users = list({device.user_id: device.user for device in selected}.values())
+        if not may_manage_all(request, users):
+            return None
         if not _confirmed(request):
             return self._confirmation(
                 request,
                 "django_totp/admin/confirm_unlock.html",
                 title=_("Unlock these devices?"),
-                users=list({device.user_id: device.user for device in selected}.values()),
+                users=users,
                 devices=selected,
                 cancel_url=cancel_url,
                 action=action,
@@ -224,7 +301,7 @@ class TOTPDeviceAdmin(admin.ModelAdmin):
             "opts": self.model._meta,
             "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
         }
-        return TemplateResponse(request, template, context)
+        return deny_framing(TemplateResponse(request, template, context))
 
     def _changelist_url(self) -> str:
         opts = self.model._meta
@@ -268,18 +345,23 @@ class TOTPDeviceAdmin(admin.ModelAdmin):
             *super().get_urls(),
         ]
 
-    def _user_or_404(self, user_pk: str) -> Any:
+    def _user_or_404(self, request: HttpRequest, user_pk: str) -> Any:
+        """The user whose 2FA the panel acts on; 403 when the staff member may not (R32)."""
         user_model = get_user_model()
+        pk = pk_value(user_model, unquote(user_pk))
         try:
-            return user_model._default_manager.get(pk=unquote(user_pk))
+            user = user_model._default_manager.get(pk=pk)
         except (user_model.DoesNotExist, ValidationError, ValueError):
             raise Http404(_("No such user.")) from None
+        if not policy.may_manage(request.user, user):
+            raise PermissionDenied
+        return user
 
     def reset_user_view(self, request: HttpRequest, user_pk: str) -> HttpResponse:
         """GET: the confirmation page; POST with ``confirmed=yes``: reset the user's 2FA."""
         if not self.has_delete_permission(request):
             raise PermissionDenied
-        user = self._user_or_404(user_pk)
+        user = self._user_or_404(request, user_pk)
         back = user_change_url(self.admin_site, user) or self._changelist_url()
         devices = TOTPDevice.objects.filter(user=user)
         if not devices.exists():
@@ -293,7 +375,7 @@ class TOTPDeviceAdmin(admin.ModelAdmin):
         """GET: the confirmation page; POST with ``confirmed=yes``: clear the user's failures."""
         if not self.has_change_permission(request):
             raise PermissionDenied
-        user = self._user_or_404(user_pk)
+        user = self._user_or_404(request, user_pk)
         back = user_change_url(self.admin_site, user) or self._changelist_url()
         devices = TOTPDevice.objects.filter(user=user).with_failures()
         if not devices.exists():
@@ -369,7 +451,7 @@ class TOTPDeviceInline(admin.TabularInline):
         prefix = f"{self.admin_site.name}:django_totp_totpdevice"
 
         def url(name: str, allowed: bool) -> str | None:
-            if not allowed:
+            if not allowed or not policy.may_manage(request.user, user):
                 return None
             return reverse(
                 f"{prefix}_{name}", args=[quote(user.pk)], current_app=self.admin_site.name

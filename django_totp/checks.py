@@ -14,7 +14,7 @@ from django.apps import apps
 from django.conf import settings
 from django.core import checks
 
-from .conf import conf
+from .conf import conf, has_wildcard, site_name
 
 MIDDLEWARE_PATH = "django_totp.middleware.TOTPMiddleware"
 AUTH_MIDDLEWARE_PATH = "django.contrib.auth.middleware.AuthenticationMiddleware"
@@ -71,6 +71,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "alone.",
         "Route django_totp.drf.obtain_verified_token instead: it also asks for a code.",
     ),
+    "W008": (
+        "TOTP_ISSUER is empty and ALLOWED_HOSTS has wildcards: authenticator apps and e-mails "
+        "name the site {name!r}.",
+        'Set TOTP_ISSUER to the name users know the site by, for example "Example Inc". '
+        "django_totp never uses the request's Host header for it.",
+    ),
 }
 
 REQUIRED_APPS = ("django.contrib.auth", "django.contrib.sessions", "crispy_forms")
@@ -109,6 +115,13 @@ def check_settings(**kwargs: Any) -> list[Any]:
         checks.Error(error.message, hint=error.hint, id=f"django_totp.{error.check_id}")
         for error in conf.errors()
     ]
+
+
+def check_issuer(**kwargs: Any) -> list[Any]:
+    """A wildcard ALLOWED_HOSTS leaves no reliable site name when TOTP_ISSUER is empty (R33)."""
+    if conf.TOTP_ISSUER or not any(has_wildcard(host) for host in settings.ALLOWED_HOSTS):
+        return []
+    return [_error("W008", checks.Warning, name=site_name())]
 
 
 def has_user_panel(model_admin: Any) -> bool:
@@ -164,4 +177,5 @@ def register() -> None:
     checks.register(check_settings, "django_totp")
     checks.register(check_user_admin, "django_totp")
     checks.register(check_rest_framework, "django_totp", checks.Tags.urls)
+    checks.register(check_issuer, "django_totp")
     checks.register(check_deploy_cookies, "django_totp", deploy=True)

@@ -135,7 +135,7 @@ class Settings:
 
     @property
     def TOTP_ISSUER(self) -> str:
-        """Issuer shown in authenticator apps; empty means the request's host name."""
+        """The site's name in authenticator apps and e-mails; empty: see ``site_name()``."""
         rule = Rule(
             "E013", lambda v: isinstance(v, str), "{name} must be a string.", 'e.g. "Example Inc".'
         )
@@ -327,6 +327,17 @@ class Settings:
         return list(self._get("TOTP_ENCRYPTION_KEYS", [], rule))
 
     @property
+    def TOTP_NOTIFY_FAILURES_AFTER(self) -> int:
+        """Consecutive wrong codes for a device after which its user is e-mailed, once a streak."""
+        rule = Rule(
+            "E022",
+            lambda v: _is_int(v, 1, 100),
+            "{name} must be an integer from 1 to 100, not {value!r}.",
+            "Use 5: the user hears of guessing long before the device locks (R35).",
+        )
+        return self._get("TOTP_NOTIFY_FAILURES_AFTER", 5, rule)
+
+    @property
     def TOTP_NOTIFY_BY_EMAIL(self) -> bool:
         """Whether users get an e-mail when their 2FA changes (see ``notifications``)."""
         rule = _boolean("E018", "Leave it True so that users hear about changes to their 2FA.")
@@ -334,3 +345,23 @@ class Settings:
 
 
 conf = Settings()
+
+
+def has_wildcard(host: str) -> bool:
+    """Whether an ``ALLOWED_HOSTS`` entry matches more than one name ("*", ".example.com")."""
+    return "*" in host or host.startswith(".")
+
+
+def site_name() -> str:
+    """The site's name in otpauth URIs (the issuer) and in e-mail subjects (R3, R33).
+
+    ``TOTP_ISSUER``; when empty, the first ``ALLOWED_HOSTS`` entry other than ``"*"``, without
+    a leading dot; when there is none, ``""`` (authenticator apps then show the account name
+    alone, and subjects have no prefix). Check W008 warns about the last two cases.
+    """
+    # SECURITY: never the request's Host header, which a wildcard ALLOWED_HOSTS lets anyone
+    # choose: it would name a phisher's domain in a genuine e-mail or authenticator entry (R33).
+    if conf.TOTP_ISSUER:
+        return conf.TOTP_ISSUER
+    hosts = [host.lstrip(".") for host in settings.ALLOWED_HOSTS if "*" not in host]
+    return next((host for host in hosts if host), "")

@@ -77,6 +77,10 @@ def report_attempt(result: Result, user: Any, request: HttpRequest | None, *, ev
         level=logging.WARNING,
         reason=result.outcome.value,
     )
+    for device in result.repeated_failures:
+        signals.repeated_failures.send(
+            TOTPDevice, user=user, device=device, request=request, failures=device.failure_count
+        )
     for counter in result.newly_locked:
         if isinstance(counter, TOTPDevice):
             signals.device_locked.send(TOTPDevice, user=user, device=counter, request=request)

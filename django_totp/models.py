@@ -5,7 +5,8 @@ import secrets
 from typing import Any
 
 from django.conf import settings
-from django.db import connections, models
+from django.core.exceptions import ValidationError
+from django.db import connections, models, router
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -62,6 +63,33 @@ def lock_rows(rows: models.QuerySet[Any]) -> list[Any]:
     # deadlocking on a read-to-write upgrade ("database is locked") (R10).
     rows.update(failure_count=models.F("failure_count"))
     return list(rows.order_by("pk"))
+
+
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+def pk_value(model: type[models.Model], raw: Any) -> Any | None:
+    """``raw`` as a primary key of ``model`` that its database can hold, else ``None``.
+
+    Ids from URLs and forms go through this first: an integer beyond the column's range makes
+    Django 4.2 raise ``OverflowError`` (SQLite) or ``DataError`` (PostgreSQL) instead of
+    finding nothing, and ``pk__in`` does so on every version.
+    """
+    field = model._meta.pk
+    while field.is_relation:  # a primary key that is a one-to-one link to a parent
+        field = field.target_field
+    try:
+        value = field.to_python(raw)
+    except ValidationError:
+        return None
+    if not isinstance(value, int):
+        return value
+    ops = connections[router.db_for_read(model)].ops
+    low, high = ops.integer_field_range(field.get_internal_type())
+    # SQLite says (None, None) on Django 4.2, but its driver stops at 64 bits too.
+    low = max(low if low is not None else INT64_MIN, INT64_MIN)
+    high = min(high if high is not None else INT64_MAX, INT64_MAX)
+    return value if low <= value <= high else None
 
 
 def locked_condition() -> models.Q:

@@ -5,19 +5,23 @@
 ``django_totp/email/<notice>_subject.txt`` and ``<notice>_message.txt``, and sent with
 ``send_mail`` through the site's e-mail backend:
 
-=====================  ===============================================================
-notice                 sent when
-=====================  ===============================================================
-``reset``              staff (or ``manage.py totp_reset``) removed all the user's devices
-``disabled``           the user turned two-factor authentication off themselves
-``device_added``       a new device was confirmed
-``device_removed``     the user removed one device
-``locked``             a device locked after ``TOTP_MAX_FAILURES`` failed codes
-``recovery_code_used`` a recovery code verified a session
-=====================  ===============================================================
+==============================  ==================================================================
+notice                          sent when
+==============================  ==================================================================
+``reset``                       staff (or ``manage.py totp_reset``) removed all the user's devices
+``disabled``                    the user turned two-factor authentication off themselves
+``device_added``                a new device was confirmed
+``device_removed``              the user removed one device
+``repeated_failures``           ``TOTP_NOTIFY_FAILURES_AFTER`` wrong codes in a row for a device
+``locked``                      a device locked after ``TOTP_MAX_FAILURES`` failed codes
+``unlocked``                    staff (or ``manage.py totp_unlock``) cleared a device's failures
+``recovery_code_used``          a recovery code verified a session
+``recovery_codes_regenerated``  the user made a new set of recovery codes
+==============================  ==================================================================
 
-Templates get ``user``, ``site_name``, ``when``, ``ip`` (``None`` when unknown), and
-``device_name`` or ``remaining`` where they apply. They must never receive a secret or a code.
+Templates get ``user``, ``site_name`` (``conf.site_name()``, never the request's host),
+``when``, ``ip`` (``None`` when unknown), and ``device_name``, ``remaining``, ``failures`` and
+``max_failures`` where they apply. They must never receive a secret or a code.
 
 Notices go out only once the change is committed (``transaction.on_commit``), are skipped for
 users without an e-mail address or when ``TOTP_NOTIFY_BY_EMAIL`` is False, and a failure to
@@ -36,7 +40,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from . import signals
-from .conf import conf
+from .conf import conf, site_name
 from .events import client_ip
 from .models import TOTPDevice
 
@@ -50,8 +54,11 @@ NOTICES = (
     "disabled",
     "device_added",
     "device_removed",
+    "repeated_failures",
     "locked",
     "recovery_code_used",
+    "recovery_codes_regenerated",
+    "unlocked",
 )
 
 
@@ -75,7 +82,7 @@ def notify(user: Any, notice: str, *, request: HttpRequest | None = None, **cont
         return
     context = {
         "user": user,
-        "site_name": conf.TOTP_ISSUER or (request.get_host().split(":")[0] if request else ""),
+        "site_name": site_name(),
         "when": timezone.now(),
         "ip": client_ip(request),
         **context,
@@ -131,6 +138,26 @@ def on_device_removed(
     notify(user, "device_removed", request=request, device_name=device.name)
 
 
+def on_repeated_failures(
+    sender: Any,
+    user: Any,
+    device: TOTPDevice,
+    failures: int,
+    request: HttpRequest | None = None,
+    **kw: Any,
+) -> None:
+    # SECURITY: the user hears of a password holder guessing codes while the back-off is still
+    # short, not only at the lock (R35).
+    notify(
+        user,
+        "repeated_failures",
+        request=request,
+        device_name=device.name,
+        failures=failures,
+        max_failures=conf.TOTP_MAX_FAILURES,
+    )
+
+
 def on_device_locked(
     sender: Any, user: Any, device: TOTPDevice, request: HttpRequest | None = None, **kw: Any
 ) -> None:
@@ -143,12 +170,31 @@ def on_recovery_code_used(
     notify(user, "recovery_code_used", request=request, remaining=remaining)
 
 
+def on_recovery_codes_regenerated(
+    sender: Any, user: Any, request: HttpRequest | None = None, **kw: Any
+) -> None:
+    # SECURITY: new codes void the user's own; a session thief making them must not go
+    # unnoticed (R35).
+    notify(user, "recovery_codes_regenerated", request=request)
+
+
+def on_device_unlocked(
+    sender: Any, user: Any, device: TOTPDevice, request: HttpRequest | None = None, **kw: Any
+) -> None:
+    # SECURITY: an unlock gives whoever has the password another TOTP_MAX_FAILURES guesses;
+    # the user must hear of it (R32, R35).
+    notify(user, "unlocked", request=request, device_name=device.name)
+
+
 RECEIVERS = [
     (signals.devices_reset, on_devices_reset),
     (signals.device_confirmed, on_device_confirmed),
     (signals.device_removed, on_device_removed),
+    (signals.repeated_failures, on_repeated_failures),
     (signals.device_locked, on_device_locked),
     (signals.recovery_code_used, on_recovery_code_used),
+    (signals.recovery_codes_regenerated, on_recovery_codes_regenerated),
+    (signals.device_unlocked, on_device_unlocked),
 ]
 
 

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -29,7 +30,7 @@ from .models import (
     VerificationMethod,
     lock_rows,
 )
-from .policy import enrolment_required
+from .policy import enrolment_required, may_manage
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -52,15 +53,18 @@ class Result:
     ``device`` is the device that accepted the code (for a recovery code: the device the
     session is recorded against), or the one that refused it when there was exactly one;
     ``retry_after`` is the back-off left, in seconds, for ``THROTTLED``; ``newly_locked`` the
-    devices (or the recovery-code counter) this failure locked; ``locked_out`` whether nothing
-    is left open. ``recovery_codes`` are the new codes a first confirmed device comes with, to
-    show once; ``recovery_codes_left`` the unused codes after a recovery code was accepted.
+    devices (or the recovery-code counter) this failure locked; ``repeated_failures`` the
+    devices whose consecutive failures this one brought to ``TOTP_NOTIFY_FAILURES_AFTER``;
+    ``locked_out`` whether nothing is left open. ``recovery_codes`` are the new codes a first
+    confirmed device comes with, to show once; ``recovery_codes_left`` the unused codes after a
+    recovery code was accepted.
     """
 
     outcome: Outcome
     device: TOTPDevice | None = None
     retry_after: int = 0
     newly_locked: tuple[FailureCounter, ...] = ()
+    repeated_failures: tuple[TOTPDevice, ...] = ()
     locked_out: bool = False
     recovery_codes: tuple[str, ...] = ()
     recovery_codes_left: int | None = None
@@ -108,6 +112,13 @@ def _check_locked_devices(devices: Sequence[TOTPDevice], raw_code: str) -> Resul
         Outcome.REPLAYED if replayed else Outcome.INVALID,
         _single(ready),
         newly_locked=tuple(d for d in ready if d.is_locked),
+        # SECURITY: equality, not >=: told once a streak, as the count passes the threshold
+        # (exact under the row lock); a lock at the same count has its own notice (R35).
+        repeated_failures=tuple(
+            d
+            for d in ready
+            if d.failure_count == conf.TOTP_NOTIFY_FAILURES_AFTER and not d.is_locked
+        ),
         locked_out=all(d.is_locked for d in open_devices),
     )
 
@@ -246,6 +257,7 @@ def regenerate_recovery_codes(request: HttpRequest) -> list[str]:
     with transaction.atomic():
         _locked_account(user)
         codes = _new_recovery_codes(user)
+    signals.recovery_codes_regenerated.send(TOTPDevice, user=user, request=request)
     events.log_event("recovery_codes_generated", user=user, request=request)
     return codes
 
@@ -304,7 +316,11 @@ def reset_user(
     """Remove all of ``user``'s devices, recovery codes and remembered browsers.
 
     Their sessions are de-verified on the next request. Returns the number of devices removed.
+    Raises ``PermissionDenied`` when ``policy.may_manage`` refuses ``actor`` (R32).
     """
+    # SECURITY: only superusers act on superusers, whatever the caller checked (R32).
+    if not may_manage(actor, user):
+        raise PermissionDenied
     with transaction.atomic():
         lock_rows(TOTPAccount.objects.filter(user=user))
         # SECURITY: locked first, so a verification recorded meanwhile is found and ended (R27).
@@ -345,7 +361,13 @@ def may_be_left_without_a_device(user: Any) -> bool:
 def unlock_device(
     device: TOTPDevice, *, actor: Any = None, request: HttpRequest | None = None
 ) -> None:
-    """Clear a device's failures, and the owner's recovery-code failures, so they can try again."""
+    """Clear a device's failures, and the owner's recovery-code failures, so they can try again.
+
+    Raises ``PermissionDenied`` when ``policy.may_manage`` refuses ``actor`` (R32).
+    """
+    # SECURITY: an unlock is another 20 guesses; only superusers give them on superusers (R32).
+    if not may_manage(actor, device.user):
+        raise PermissionDenied
     with transaction.atomic():
         device.unlock()
         TOTPAccount.objects.filter(user_id=device.user_id).update(

@@ -9,6 +9,10 @@ Every signal is sent with ``sender=TOTPDevice`` and these keyword arguments:
 ``verification_failed``
     ``user``, ``device`` (``None`` when no single device was tried), ``request``, ``reason``
     (a ``services.Outcome`` value: ``invalid``, ``replayed``, ``throttled`` or ``locked``).
+``repeated_failures``
+    ``user``, ``device``, ``request``, ``failures``: the device's consecutive failures reached
+    ``TOTP_NOTIFY_FAILURES_AFTER`` (once a streak; the user is e-mailed, notice
+    ``repeated_failures``).
 ``device_locked``
     ``user``, ``device``, ``request``: the device reached ``TOTP_MAX_FAILURES``.
 ``devices_reset``
@@ -17,7 +21,7 @@ Every signal is sent with ``sender=TOTPDevice`` and these keyword arguments:
     were removed.
 ``device_unlocked``
     ``user``, ``device``, ``actor``, ``request``: staff cleared a device's failures (``actor``
-    is ``None`` from a management command).
+    is ``None`` from a management command). The user is e-mailed (notice ``unlocked``).
 ``device_removed``
     ``user``, ``device``, ``actor``, ``request``: one device was removed by its owner from the
     management page, or replaced by a new one (``actor`` is that user). ``device`` is the
@@ -25,6 +29,10 @@ Every signal is sent with ``sender=TOTPDevice`` and these keyword arguments:
 ``recovery_code_used``
     ``user``, ``request``, ``remaining`` (how many unused recovery codes the user has left): a
     recovery code verified the session.
+``recovery_codes_regenerated``
+    ``user``, ``request``: the user made a new set of recovery codes; the old set no longer
+    works (the user is e-mailed, notice ``recovery_codes_regenerated``). Not sent for the set
+    that comes with a first device.
 ``remembered_browser_used``
     ``user``, ``request``: a remembered-browser cookie let the session skip the code step.
 """
@@ -37,8 +45,10 @@ device_confirmed = Signal()
 verification_succeeded = Signal()
 verification_failed = Signal()
 device_locked = Signal()
+repeated_failures = Signal()
 devices_reset = Signal()
 device_unlocked = Signal()
 device_removed = Signal()
 recovery_code_used = Signal()
+recovery_codes_regenerated = Signal()
 remembered_browser_used = Signal()

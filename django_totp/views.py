@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
 from urllib.parse import quote
 
@@ -19,9 +21,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 
 from . import events, oath, qr, remember, services, session, stepup
-from .conf import conf
+from .conf import conf, site_name
 from .forms import CodeForm, ConfirmDeviceForm, RecoveryCodeForm, RenameDeviceForm, VerifyForm
-from .models import TOTPDevice
+from .models import TOTPDevice, pk_value
 from .redirects import safe_next, url_with_next
 
 
@@ -32,11 +34,26 @@ def logout_url() -> str | None:
         return None
 
 
-def issuer_for(request: HttpRequest) -> str:
-    return conf.TOTP_ISSUER or request.get_host().split(":")[0]
+def deny_framing(response: HttpResponse) -> HttpResponse:
+    """Forbid every site, this one included, to show ``response`` in a frame."""
+    # SECURITY: set by the package itself, not left to the site's XFrameOptionsMiddleware, so a
+    # framed "Turn off" or "Yes, reset" button cannot be clickjacked on any site (R21).
+    response["X-Frame-Options"] = "DENY"
+    response["Content-Security-Policy"] = "frame-ancestors 'none'"
+    return response
 
 
-sensitive = [never_cache, sensitive_post_parameters("code")]
+def frame_denied(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """``deny_framing`` for every response of ``view``."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> HttpResponse:
+        return deny_framing(view(*args, **kwargs))
+
+    return wrapper
+
+
+sensitive = [never_cache, sensitive_post_parameters("code"), frame_denied]
 
 # Few enough recovery codes left that the user is asked to make new ones.
 FEW_RECOVERY_CODES = 3
@@ -173,7 +190,7 @@ class StepUpView(TOTPView):
         self, request: HttpRequest, codes: list[str], next_url: str
     ) -> HttpResponse:
         """The one time a set of recovery codes is shown, with ways to keep them (R22)."""
-        account = f"{issuer_for(request)}: {request.user.get_username()}"
+        account = ": ".join(filter(None, [site_name(), request.user.get_username()]))
         text = "\n".join([_("Recovery codes for %(account)s") % {"account": account}, "", *codes])
         return self.render(
             request,
@@ -229,12 +246,16 @@ class SetupView(StepUpView):
     def replaced_device(request: HttpRequest, raw_id: str | None) -> TOTPDevice | None:
         if not raw_id or not raw_id.isascii() or not raw_id.isdigit():
             return None
-        return TOTPDevice.objects.confirmed().filter(user=request.user, pk=int(raw_id)).first()
+        found = pk_value(TOTPDevice, raw_id)
+        if found is None:
+            return None
+        return TOTPDevice.objects.confirmed().filter(user=request.user, pk=found).first()
 
     def show(self, request: HttpRequest, device: TOTPDevice, form: CodeForm) -> HttpResponse:
         user = request.user
         account = str(user.get_username())
-        uri = device.key_uri(account=account, issuer=issuer_for(request))
+        issuer = site_name()
+        uri = device.key_uri(account=account, issuer=issuer)
         return self.render(
             request,
             form=form,
@@ -243,7 +264,7 @@ class SetupView(StepUpView):
             otpauth_uri=uri,
             grouped_secret=oath.group_secret(device.secret),
             account=account,
-            issuer=issuer_for(request),
+            issuer=issuer,
         )
 
 
@@ -316,7 +337,10 @@ class DeviceView(StepUpView):
     """A page about one of the user's own confirmed devices; anyone else's is a 404."""
 
     def device(self, request: HttpRequest, pk: int) -> TOTPDevice:
-        return TOTPDevice.objects.confirmed().get(user=request.user, pk=pk)
+        found = pk_value(TOTPDevice, pk)
+        if found is None:
+            raise TOTPDevice.DoesNotExist(pk)
+        return TOTPDevice.objects.confirmed().get(user=request.user, pk=found)
 
 
 class RenameDeviceView(DeviceView):

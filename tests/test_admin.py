@@ -448,3 +448,126 @@ def test_the_panel_unlocks_recovery_codes_locked_by_wrong_guesses(
     assert panel_url(user, "unlock") in html
     admin_client.post(panel_url(user, "unlock"), {"confirmed": "yes"})
     assert services.verify_recovery_code(user, recovery_codes[0]).accepted
+
+
+# -- R32: every removal goes through the reset flow; only superusers act on superusers --
+
+
+def test_the_generic_bulk_delete_cannot_remove_devices(admin_client, user, device, receive):
+    reset = receive(signals.devices_reset)
+    response = admin_client.post(
+        CHANGELIST, {"action": "delete_selected", "_selected_action": [device.pk], "post": "yes"}
+    )
+    assert response.status_code in (200, 302)
+    assert TOTPDevice.objects.filter(pk=device.pk).exists() and reset == []
+    page = admin_client.get(CHANGELIST).content.decode()
+    assert 'value="delete_selected"' not in page and 'value="reset_two_factor"' in page
+
+
+def test_the_device_delete_page_cannot_remove_devices(admin_client, user, device):
+    delete_url = f"{CHANGELIST}{device.pk}/delete/"
+    assert admin_client.get(delete_url).status_code == 403
+    assert admin_client.post(delete_url, {"post": "yes"}).status_code == 403
+    assert TOTPDevice.objects.filter(pk=device.pk).exists()
+    change = admin_client.get(f"{CHANGELIST}{device.pk}/change/").content.decode()
+    assert delete_url not in change
+
+
+def test_deleting_the_user_still_removes_their_devices(admin_client, user, device):
+    response = admin_client.post(f"/admin/auth/user/{user.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    assert not TOTPDevice.objects.filter(pk=device.pk).exists()
+
+
+@pytest.fixture
+def clerk_client(django_user_model, code_for) -> Client:
+    """A verified staff member, not a superuser, with every device and user permission."""
+    from django.contrib.auth.models import Permission
+
+    clerk = django_user_model.objects.create_user(
+        username="clerk", password=PASSWORD, is_staff=True
+    )
+    clerk.user_permissions.add(
+        *Permission.objects.filter(content_type__app_label__in=["django_totp", "auth"])
+    )
+    client = Client()
+    client.login(username="clerk", password=PASSWORD)
+    assert client.post("/2fa/verify/", {"code": code_for(make_device(clerk))}).status_code == 302
+    return client
+
+
+@pytest.fixture
+def root(django_user_model):
+    return django_user_model.objects.create_user(
+        username="root",
+        email="root@example.com",
+        password=PASSWORD,
+        is_staff=True,
+        is_superuser=True,
+    )
+
+
+def test_staff_cannot_unlock_a_superusers_device_again_and_again(
+    clerk_client, root, settings, receive
+):
+    settings.TOTP_MAX_FAILURES = 5
+    locked = make_device(root, failure_count=5)
+    unlocked = receive(signals.device_unlocked)
+    clerk_client.post(
+        CHANGELIST,
+        {"action": "unlock_devices", "_selected_action": [locked.pk], "confirmed": "yes"},
+    )
+    assert clerk_client.post(panel_url(root, "unlock"), {"confirmed": "yes"}).status_code == 403
+    assert clerk_client.get(panel_url(root, "unlock")).status_code == 403
+    locked.refresh_from_db()
+    assert locked.failure_count == 5 and unlocked == []
+    html = clerk_client.get(user_page(root)).content.decode()
+    assert panel_url(root, "unlock") not in html and panel_url(root, "reset") not in html
+
+
+def test_staff_cannot_reset_a_superusers_devices(clerk_client, root, receive):
+    phone = make_device(root)
+    reset = receive(signals.devices_reset)
+    clerk_client.post(
+        CHANGELIST,
+        {"action": "reset_two_factor", "_selected_action": [phone.pk], "confirmed": "yes"},
+    )
+    assert clerk_client.post(panel_url(root, "reset"), {"confirmed": "yes"}).status_code == 403
+    assert clerk_client.post(f"{CHANGELIST}{phone.pk}/delete/", {"post": "yes"}).status_code == 403
+    clerk_client.post(f"/admin/auth/user/{root.pk}/delete/", {"post": "yes"})
+    assert TOTPDevice.objects.filter(pk=phone.pk).exists() and reset == []
+
+
+def test_a_mixed_selection_with_a_superuser_changes_nobody(clerk_client, root, user, device):
+    phone = make_device(root)
+    response = clerk_client.post(
+        CHANGELIST,
+        {
+            "action": "reset_two_factor",
+            "_selected_action": [phone.pk, device.pk],
+            "confirmed": "yes",
+        },
+        follow=True,
+    )
+    assert "Only superusers" in response.content.decode()
+    assert TOTPDevice.objects.filter(pk__in=[phone.pk, device.pk]).count() == 2
+
+
+def test_staff_still_reset_and_unlock_ordinary_users(clerk_client, user, device):
+    device.failure_count = 3
+    device.save()
+    assert clerk_client.post(panel_url(user, "unlock"), {"confirmed": "yes"}).status_code == 302
+    device.refresh_from_db()
+    assert device.failure_count == 0
+    assert clerk_client.post(panel_url(user, "reset"), {"confirmed": "yes"}).status_code == 302
+    assert not TOTPDevice.objects.filter(user=user).exists()
+
+
+def test_superusers_act_on_superusers(admin_client, root, settings):
+    settings.TOTP_MAX_FAILURES = 5
+    locked = make_device(root, failure_count=5)
+    assert admin_client.post(panel_url(root, "unlock"), {"confirmed": "yes"}).status_code == 302
+    locked.refresh_from_db()
+    assert locked.failure_count == 0
+    assert admin_client.post(panel_url(root, "reset"), {"confirmed": "yes"}).status_code == 302
+    assert not TOTPDevice.objects.filter(user=root).exists()

@@ -27,6 +27,7 @@ def test_the_test_settings_pass_every_check():
     assert checks.check_apps() == []
     assert checks.check_settings() == []
     assert checks.check_user_admin() == []
+    assert checks.check_issuer() == []
 
 
 def test_missing_middleware(settings):
@@ -79,6 +80,8 @@ def test_middleware_before_messages_is_a_warning(settings):
         ("TOTP_REDIRECT_URL", None, "E019"),
         ("TOTP_RECHECK_SECONDS", -1, "E021"),
         ("TOTP_RECHECK_SECONDS", 60.0, "E021"),
+        ("TOTP_NOTIFY_FAILURES_AFTER", 0, "E022"),
+        ("TOTP_NOTIFY_FAILURES_AFTER", "5", "E022"),
     ],
 )
 def test_invalid_settings_are_reported_with_a_hint(settings, name, value, check_id):
@@ -160,3 +163,21 @@ def test_an_ambiguous_exempt_prefix_is_an_error(settings, prefix):
     assert ids(checks.check_settings()) == ["django_totp.E020"]
     with pytest.raises(ImproperlyConfigured, match="TOTP_EXEMPT_URLS"):
         _ = conf.TOTP_EXEMPT_URLS
+
+
+@pytest.mark.parametrize(
+    ("issuer", "hosts", "expected"),
+    [
+        ("", ["*"], ["django_totp.W008"]),
+        ("", [".example.com"], ["django_totp.W008"]),
+        ("", ["example.com", "*.example.com"], ["django_totp.W008"]),
+        ("", ["example.com", "localhost"], []),
+        ("Example Inc", ["*"], []),
+    ],
+)
+def test_an_empty_issuer_with_wildcard_hosts_is_a_warning(settings, issuer, hosts, expected):
+    settings.TOTP_ISSUER = issuer
+    settings.ALLOWED_HOSTS = hosts
+    found = checks.check_issuer()
+    assert ids(found) == expected
+    assert all(message.hint and "Host header" in message.hint for message in found)

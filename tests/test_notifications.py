@@ -142,12 +142,26 @@ def test_a_remembered_browser_sends_no_notice(user, committed):
     assert mail.outbox == []
 
 
-def test_the_subject_falls_back_to_the_host_name(user, device, staff_user, settings, committed):
+def test_a_forged_host_header_never_reaches_an_email(user, device, staff_user, settings, committed):
     settings.TOTP_ISSUER = ""
-    request = RequestFactory().post("/admin/", HTTP_HOST="localhost:8000")
+    settings.ALLOWED_HOSTS = ["*"]
+    request = RequestFactory().post("/admin/", HTTP_HOST="account-security.evil.example")
     with committed():
         services.reset_user(user, actor=staff_user, request=request)
-    assert only_message().subject == "localhost: Your two-factor authentication was reset"
+    message = only_message()
+    assert "evil" not in message.subject + message.body
+    assert message.subject == "Your two-factor authentication was reset"
+
+
+def test_the_subject_falls_back_to_the_first_fixed_allowed_host(
+    user, device, staff_user, settings, committed
+):
+    settings.TOTP_ISSUER = ""
+    settings.ALLOWED_HOSTS = ["*", ".example.com", "www.example.org"]
+    request = RequestFactory().post("/admin/", HTTP_HOST="evil.example")
+    with committed():
+        services.reset_user(user, actor=staff_user, request=request)
+    assert only_message().subject == "example.com: Your two-factor authentication was reset"
 
 
 def test_notices_can_be_turned_off(user, device, staff_user, settings, committed):
@@ -222,3 +236,79 @@ def test_templates_can_be_overridden(user, device, staff_user, settings, tmp_pat
     message = only_message()
     assert message.subject == "Security notice for alice"  # line breaks never reach the header
     assert message.body == "Your 2FA was reset by our helpdesk.\n"
+
+
+def test_an_unlock_tells_the_user_that_guessing_can_start_again(
+    user, device, staff_user, committed
+):
+    device.failure_count = 20
+    device.save()
+    request = RequestFactory().post("/admin/", REMOTE_ADDR="192.0.2.7")
+    with committed():
+        services.unlock_device(device, actor=staff_user, request=request)
+    message = only_message()
+    assert message.subject == "Test Site: Your authenticator app was unlocked"
+    assert '"Authenticator app" was unlocked' in " ".join(message.body.split())
+    assert "From IP address: 192.0.2.7" in message.body
+    assert device.secret not in message.body
+
+
+def test_the_user_hears_of_repeated_wrong_codes_once_per_streak(user, device, settings, committed):
+    settings.TOTP_THROTTLE_FACTOR = 0
+    request = RequestFactory().post("/2fa/verify/", REMOTE_ADDR="198.51.100.4")
+    with committed():
+        for _ in range(4):
+            services.verify_code(user, "000000", request=request)
+    assert mail.outbox == []
+    with committed():
+        for _ in range(6):  # the fifth failure, then more in the same streak
+            services.verify_code(user, "000000", request=request)
+    message = only_message()
+    assert message.subject == "Test Site: Wrong codes were typed for your authenticator app"
+    body = " ".join(message.body.split())
+    assert (
+        '5 wrong codes in a row were typed for your authenticator app "Authenticator app"' in body
+    )
+    assert "From IP address: 198.51.100.4" in message.body and "000000" not in message.body
+
+
+def test_a_new_streak_after_a_success_is_reported_again(
+    user, device, settings, code_for, committed
+):
+    settings.TOTP_THROTTLE_FACTOR = 0
+    settings.TOTP_NOTIFY_FAILURES_AFTER = 2
+    with committed():
+        for _ in range(2):
+            services.verify_code(user, "000000")
+        assert services.verify_code(user, code_for(device)).accepted
+        for _ in range(2):
+            services.verify_code(user, "000000")
+    assert [m.subject for m in mail.outbox] == [
+        "Test Site: Wrong codes were typed for your authenticator app"
+    ] * 2
+
+
+def test_a_threshold_at_the_lock_sends_only_the_lock_notice(user, device, settings, committed):
+    settings.TOTP_THROTTLE_FACTOR = 0
+    settings.TOTP_MAX_FAILURES = 3
+    settings.TOTP_NOTIFY_FAILURES_AFTER = 3
+    with committed():
+        for _ in range(3):
+            services.verify_code(user, "000000")
+    assert "locked" in only_message().subject
+
+
+def test_new_recovery_codes_are_announced_without_the_codes(user, device, committed, receive):
+    made = receive(signals.recovery_codes_regenerated)
+    request = owner_request(user)
+    request.META["REMOTE_ADDR"] = "203.0.113.5"
+    with committed():
+        codes = services.regenerate_recovery_codes(request)
+    assert made == [
+        {"signal": signals.recovery_codes_regenerated, "user": user, "request": request}
+    ]
+    message = only_message()
+    assert message.subject == "Test Site: New recovery codes were made for your account"
+    assert "the codes you had before no longer work" in " ".join(message.body.split())
+    assert "From IP address: 203.0.113.5" in message.body
+    assert not any(code in message.body for code in codes)

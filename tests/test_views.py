@@ -109,6 +109,24 @@ class TestVerify:
             response = client.post(VERIFY, {"code": code_for(device)})
         assert "Try again in" in errors(response)
 
+    def test_a_fresh_session_cannot_slip_a_code_past_another_sessions_back_off(
+        self, client, device, code_for, user, recovery_codes, settings
+    ):
+        # The decision in docs/security.md (R35): the back-off is per device, whatever the
+        # session, because an attacker can open as many "clean" sessions as he likes. The
+        # user's way past an attacker's back-off is a recovery code.
+        attacker = Client()
+        with time_machine.travel(1_700_000_010, tick=False):
+            attacker.login(username=user.username, password=PASSWORD)
+            for _ in range(3):
+                attacker.post(VERIFY, {"code": "000000"})
+            client.login(username=user.username, password=PASSWORD)
+            response = client.post(VERIFY, {"code": code_for(device)})
+            assert "Try again in" in errors(response)
+            response = client.post("/2fa/verify/recovery/", {"code": recovery_codes[0]})
+            assert response.status_code == 302
+            assert client.get("/private/").content == b"private page"
+
     def test_a_locked_device_tells_the_user_what_to_do(
         self, password_client, device, code_for, settings
     ):
@@ -229,6 +247,26 @@ class TestSetup:
         # SECURITY: no third-party URL carries the secret (R6).
         for url in re.findall(r"(?:src|href)=\"(https?://[^\"]*)", html):
             assert device.secret not in url
+
+    def test_a_forged_host_header_never_names_the_site_in_the_authenticator_app(
+        self, password_client, settings, code_for
+    ):
+        settings.TOTP_ISSUER = ""
+        settings.ALLOWED_HOSTS = ["*"]
+        evil = {"HTTP_HOST": "account-security.evil.example"}
+        device = start_setup(password_client)
+        html = password_client.get(SETUP, **evil).content.decode()
+        assert f"otpauth://totp/alice?secret={device.secret}" in html
+        assert "evil" not in html
+        response = password_client.post(SETUP, {"code": code_for(device)}, **evil)
+        assert "evil" not in response.content.decode()  # the recovery codes' download
+
+    def test_the_issuer_falls_back_to_the_first_fixed_allowed_host(self, password_client, settings):
+        settings.TOTP_ISSUER = ""
+        settings.ALLOWED_HOSTS = [".example.com", "testserver"]
+        device = start_setup(password_client)
+        html = password_client.get(SETUP, HTTP_HOST="testserver").content.decode()
+        assert f"otpauth://totp/example.com:alice?secret={device.secret}" in html
 
     def test_confirming_activates_the_device_and_verifies_the_session(
         self, password_client, code_for
