@@ -27,21 +27,36 @@ from django.urls import NoReverseMatch, URLPattern, path, reverse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from . import policy, services, session
+from . import policy, services, session, stepup
 from .checks import has_user_panel
+from .conf import conf
 from .models import TOTPDevice, locked_condition, pk_value
+from .redirects import url_with_next
 from .views import deny_framing
 
 
 def staff_is_verified(request: HttpRequest) -> bool:
     """Only a staff session verified with its own device may reset or unlock others (R24)."""
-    state = getattr(request, "totp", None) or session.load_state(request)
-    if not state.is_verified:
-        messages.error(
-            request,
-            _("Set up and verify your own two-factor authentication before changing others'."),
-        )
-    return bool(state.is_verified)
+    if session.state_of(request).is_verified:
+        return True
+    messages.error(
+        request,
+        _("Set up and verify your own two-factor authentication before changing others'."),
+    )
+    return False
+
+
+def ask_staff_for_code(request: HttpRequest) -> HttpResponse | None:
+    """The code page, which comes back here, unless this session typed a code recently.
+
+    A verified staff member resets or unlocks others only with a code (or recovery code) typed
+    within ``TOTP_STEP_UP_SECONDS``, like any change to 2FA (R24, R28).
+    """
+    # SECURITY: a staff password and a remembered browser must not reset anyone (R28).
+    if stepup.satisfied(request):
+        return None
+    messages.info(request, _("Enter a code from your app to confirm it's you."))
+    return HttpResponseRedirect(url_with_next(conf.TOTP_VERIFY_URL, request.get_full_path()))
 
 
 def may_manage_all(request: HttpRequest, users: list[Any]) -> bool:
@@ -232,6 +247,8 @@ class TOTPDeviceAdmin(admin.ModelAdmin):
         """
         if not staff_is_verified(request):
             return None
+        if (asked := ask_staff_for_code(request)) is not None:
+            return asked
         selected = list(devices.select_related("user"))
         users = {device.user_id: device.user for device in selected}
         if not may_manage_all(request, list(users.values())):
@@ -269,6 +286,8 @@ class TOTPDeviceAdmin(admin.ModelAdmin):
         """Confirm, then clear the failures of ``devices``; None when done or refused."""
         if not staff_is_verified(request):
             return None
+        if (asked := ask_staff_for_code(request)) is not None:
+            return asked
         selected = list(devices.select_related("user"))
         users = list({device.user_id: device.user for device in selected}.values())
         if not may_manage_all(request, users):

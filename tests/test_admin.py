@@ -132,6 +132,35 @@ def test_staff_without_their_own_verified_device_cannot_reset_or_unlock(staff_us
     assert device.failure_count == 25
 
 
+@pytest.mark.parametrize("action", ["reset_two_factor", "unlock_devices"])
+def test_a_staff_session_signed_in_by_a_remembered_browser_must_type_a_code_first(
+    staff_user, device, code_for, settings, action
+):
+    # R28 for staff: the password and a remembered browser of a staff member do not reset or
+    # unlock anyone's two-factor authentication without a code typed now.
+    settings.TOTP_REMEMBER_DAYS = 30
+    staff_device = make_device(staff_user)
+    device.failure_count = 25
+    device.save()
+    client = Client()
+    client.post("/login/", {"username": staff_user.username, "password": PASSWORD})
+    client.post("/2fa/verify/", {"code": code_for(staff_device), "remember": "on"})
+    client.post("/logout/")
+    client.post("/login/", {"username": staff_user.username, "password": PASSWORD})
+    assert client.get(CHANGELIST).status_code == 200  # the remembered browser signed in
+
+    data = {"action": action, "_selected_action": [device.pk], "confirmed": "yes"}
+    response = client.post(CHANGELIST, data)
+    assert response.status_code == 302
+    assert response["Location"].startswith("/2fa/verify/?next=")
+    device.refresh_from_db()
+    assert device.failure_count == 25
+
+    client.post("/2fa/verify/", {"code": code_for(staff_device, offset=1)})
+    client.post(CHANGELIST, data)
+    assert not TOTPDevice.objects.filter(pk=device.pk, failure_count=25).exists()
+
+
 # -- the device list: filters, search, queries --
 
 
