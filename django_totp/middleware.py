@@ -93,8 +93,21 @@ class TOTPMiddleware:
 
     async def __acall__(self, request: HttpRequest) -> HttpResponse:
         # The user and device lookups are database queries, so the decision runs in a thread.
-        response = await sync_to_async(self.intercept)(request)
+        response = await sync_to_async(self.intercept_for_async)(request)
         return response or await self.get_response(request)  # type: ignore[misc]
+
+    def intercept_for_async(self, request: HttpRequest) -> Response:
+        """``intercept``, and the state loaded for an async view while still in the thread.
+
+        An async view runs in the event loop, where ``request.totp``'s query would raise
+        ``SynchronousOnlyOperation``; loaded here it is safe to read, as is ``atotp()``. It
+        costs a query only where the decision did not need one: exempt pages of unverified
+        sessions.
+        """
+        response = self.intercept(request)
+        if response is None:
+            _ = request.totp.is_verified  # type: ignore[attr-defined]
+        return response
 
     def intercept(self, request: HttpRequest) -> Response:
         """The response that replaces the view, or ``None`` to let the request through."""

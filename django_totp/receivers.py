@@ -6,7 +6,7 @@ from django.http import HttpRequest
 
 from . import revocation, services, session
 from .conf import conf
-from .models import TOTPDevice, VerificationMethod
+from .models import TOTPDevice
 
 
 def start_pending_stage(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
@@ -19,9 +19,7 @@ def start_pending_stage(sender: Any, request: HttpRequest | None, user: Any, **k
         return
     session.start_pending(request)
     cookie = request.COOKIES.get(conf.TOTP_REMEMBER_COOKIE_NAME)
-    device = services.sign_in_remembered(user, cookie, request=request)
-    if device is not None:
-        session.mark_verified(request, device, VerificationMethod.REMEMBERED_BROWSER)
+    services.sign_in_remembered(request, user, cookie)
 
 
 def end_device_sessions(sender: Any, instance: TOTPDevice, **kwargs: Any) -> None:

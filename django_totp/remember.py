@@ -51,6 +51,16 @@ def remembered_device(user: Any, value: str | None) -> TOTPDevice | None:
     Tampered, expired, foreign and revoked cookies, and every cookie while
     ``TOTP_REMEMBER_DAYS`` is 0, are ignored.
     """
+    found = check_cookie(user, value)
+    return found[0] if found is not None else None
+
+
+def check_cookie(user: Any, value: str | None) -> tuple[TOTPDevice, str] | None:
+    """``remembered_device``, with the remember token the cookie was checked against.
+
+    A sign-in records the session against that token (``session.mark_verified``), so
+    forgetting browsers between the check and the recording cannot be missed (R23, R27).
+    """
     days = conf.TOTP_REMEMBER_DAYS
     if not value or days <= 0:
         return None
@@ -68,8 +78,9 @@ def remembered_device(user: Any, value: str | None) -> TOTPDevice | None:
     account = TOTPAccount.objects.filter(user=user).first()
     if device is None or account is None:
         return None
-    expected = _cookie_digest(user, device.pk, account.remember_token)
-    return device if constant_time_compare(str(payload.get("v")), expected) else None
+    token = account.remember_token
+    expected = _cookie_digest(user, device.pk, token)
+    return (device, token) if constant_time_compare(str(payload.get("v")), expected) else None
 
 
 def set_cookie(response: HttpResponse, value: str) -> HttpResponse:

@@ -15,13 +15,18 @@ from __future__ import annotations
 from collections.abc import Iterable
 from functools import partial
 from importlib import import_module
+from typing import Any
 
 from django.conf import settings
 from django.contrib.sessions.backends.base import SessionBase
+from django.contrib.sessions.backends.db import SessionStore as DatabaseStore
 from django.contrib.sessions.backends.signed_cookies import SessionStore as CookieStore
 from django.db import transaction
 
 from .models import TOTPDevice, VerifiedSession, lock_rows
+
+# Rows checked per verification: the cost stays bounded however many sessions a user has.
+PRUNE_BATCH = 20
 
 
 def session_store() -> type[SessionBase]:
@@ -40,23 +45,34 @@ def sessions_can_be_ended() -> bool:
 def record(device_id: int, session_key: str, method: str, *, replacing: str | None) -> None:
     """Note that ``device_id`` verified the session ``session_key`` (the caller holds its lock).
 
-    ``replacing`` is the key the session had before (its rows go), and rows of the user's
-    sessions that no longer exist are removed: only then, never by age, since a session can be
-    kept alive for longer than ``SESSION_COOKIE_AGE``.
+    ``replacing`` is the key the session had before; its rows go.
     """
     forget_session(replacing)
     forget_session(session_key)
     VerifiedSession.objects.create(device_id=device_id, session_key=session_key, method=method)
-    store = session_store()()
-    owner = TOTPDevice.objects.filter(pk=device_id).values("user_id")
-    stale = [
-        row.pk
-        for row in VerifiedSession.objects.filter(device__user_id__in=owner).exclude(
-            session_key=session_key
+
+
+def prune(user_id: Any, *, sparing: str | None) -> None:
+    """Remove the rows of ``user_id``'s sessions that no longer exist, at most a batch a call.
+
+    Only then, never by age: a session can be kept alive for longer than
+    ``SESSION_COOKIE_AGE`` (R27). Called after a verification, outside its locks.
+    """
+    rows = VerifiedSession.objects.filter(device__user_id=user_id).exclude(session_key=sparing)
+    batch = dict(rows.order_by("created_at").values_list("session_key", "pk")[:PRUNE_BATCH])
+    store = session_store()
+    if issubclass(store, DatabaseStore):
+        # One query for the batch: the database is where these engines keep every session.
+        alive = set(
+            store.get_model_class()
+            .objects.filter(session_key__in=list(batch))
+            .values_list("session_key", flat=True)
         )
-        if not store.exists(row.session_key)
-    ]
-    VerifiedSession.objects.filter(pk__in=stale).delete()
+    else:
+        alive = {key for key in batch if store().exists(key)}
+    VerifiedSession.objects.filter(
+        pk__in=[pk for key, pk in batch.items() if key not in alive]
+    ).delete()
 
 
 def forget_session(session_key: str | None) -> None:

@@ -165,6 +165,7 @@ def start_setup(request: HttpRequest, *, replaces: int | None = None) -> TOTPDev
     stepup.require(request)
     user = request.user
     with transaction.atomic():
+        _locked_account(user)
         expired = timezone.now() - datetime.timedelta(seconds=conf.TOTP_SETUP_TIMEOUT)
         earlier = session.pending_setup_id(request)
         TOTPDevice.objects.pending().filter(user=user).filter(
@@ -453,11 +454,21 @@ def forget_browsers(request: HttpRequest) -> None:
 
 
 def sign_in_remembered(
-    user: Any, cookie_value: str | None, *, request: HttpRequest | None = None
+    request: HttpRequest, user: Any, cookie_value: str | None
 ) -> TOTPDevice | None:
-    """At password login: the device a valid remember cookie stands in for, reported as used."""
-    device = remember.remembered_device(user, cookie_value)
-    if device is not None:
-        signals.remembered_browser_used.send(TOTPDevice, user=user, request=request)
-        events.log_event("remembered", user=user, device=device, request=request)
+    """At password login: a valid remember cookie verifies the session; the device it names.
+
+    Reported as used only once the session is recorded against the token the cookie was
+    checked against (``None`` if the user forgot browsers in between).
+    """
+    found = remember.check_cookie(user, cookie_value)
+    if found is None:
+        return None
+    device, token = found
+    if not session.mark_verified(
+        request, device, VerificationMethod.REMEMBERED_BROWSER, remember_token=token
+    ):
+        return None
+    signals.remembered_browser_used.send(TOTPDevice, user=user, request=request)
+    events.log_event("remembered", user=user, device=device, request=request)
     return device

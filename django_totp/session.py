@@ -23,6 +23,7 @@ from django.db import transaction
 from django.db.models import OuterRef, Subquery
 from django.middleware.csrf import rotate_token
 from django.utils.crypto import constant_time_compare
+from django.utils.functional import SimpleLazyObject
 
 from . import remember, revocation
 from .conf import conf
@@ -64,10 +65,15 @@ class TOTPState:
         """Whether a code or recovery code was typed in this session in the last ``seconds``."""
         if not self.is_verified or self.verified_at is None or self.method not in TYPED_METHODS:
             return False
-        return (now if now is not None else time.time()) - self.verified_at <= seconds
+        age = (now if now is not None else time.time()) - self.verified_at
+        # SECURITY: a time in the future (a server whose clock ran ahead) does not stretch
+        # the window; a few seconds between servers' clocks are allowed.
+        return -CLOCK_SKEW_SECONDS <= age <= seconds
 
 
 ANONYMOUS = TOTPState()
+# How far apart the app servers' clocks may be (NTP keeps them well within this).
+CLOCK_SKEW_SECONDS = 5
 
 
 def state_of(request: HttpRequest) -> TOTPState:
@@ -95,12 +101,28 @@ def holds_trusted_record(request: HttpRequest, now: float | None = None) -> bool
 
 def load_state(request: HttpRequest) -> TOTPState:
     """The session's state: no query for anonymous users and freshly confirmed sessions."""
+    if request.user.is_authenticated and holds_trusted_record(request):
+        return _verified_state(request.session[VERIFIED_KEY])
+    return _checked_state(request)
+
+
+def confirmed_state(request: HttpRequest) -> TOTPState:
+    """The session's state as the device table has it now, whatever the record says.
+
+    For decisions that outlast the request (step-up: a new device, new recovery codes), which
+    must not rest on a record that a reset is about to end (R27, R28). The rest of the request
+    sees this state too.
+    """
+    state = _checked_state(request)
+    request.totp = state  # type: ignore[attr-defined]
+    return state
+
+
+def _checked_state(request: HttpRequest) -> TOTPState:
     user = request.user
     if not user.is_authenticated:
         return ANONYMOUS
     record = request.session.get(VERIFIED_KEY) or {}
-    if holds_trusted_record(request):
-        return _verified_state(record)
     # One query: the user's confirmed devices, with what a remembered sign-in depends on.
     token = TOTPAccount.objects.filter(user_id=OuterRef("user_id")).values("remember_token")
     devices = dict(
@@ -120,6 +142,9 @@ def load_state(request: HttpRequest) -> TOTPState:
     if is_verified:
         _confirmed(request, record)
         return _verified_state(record)
+    if "checked" in record:
+        # Trusted no more: the middleware signs this session out on its next request.
+        request.session[VERIFIED_KEY] = {k: v for k, v in record.items() if k != "checked"}
     return TOTPState(
         has_device=bool(devices),
         must_enrol=not devices and enrolment_required(user),
@@ -154,12 +179,26 @@ def mark_verified(
     request: HttpRequest,
     device: TOTPDevice,
     method: str = VerificationMethod.CODE,
+    *,
+    remember_token: str | None = None,
 ) -> bool:
     """Record that ``device`` verified this session, under a new session key and CSRF token.
 
-    False, and nothing recorded, when the device was removed or unconfirmed meanwhile.
+    For a remembered browser, ``remember_token`` is the token its cookie was checked against.
+    False, and nothing recorded, when the device was removed or unconfirmed meanwhile, or the
+    user forgot their browsers since the cookie was checked.
     """
+    remembered = method == VerificationMethod.REMEMBERED_BROWSER
     with transaction.atomic():
+        if remembered:
+            # SECURITY: the account row (locked first, as everywhere) holds the token that
+            # "forget all browsers" replaces: it committed before this, and the cookie no
+            # longer counts, or it waits and then ends this session (R23).
+            accounts = lock_rows(TOTPAccount.objects.filter(user_id=device.user_id))
+            if not accounts or not constant_time_compare(
+                accounts[0].remember_token, remember_token or ""
+            ):
+                return False
         # SECURITY: the device row is locked while the session is recorded, so a reset removing
         # the device either finds this session or makes this call fail (R27).
         locked = lock_rows(
@@ -181,9 +220,8 @@ def mark_verified(
             "at": now,
             "checked": now,
         }
-        if method == VerificationMethod.REMEMBERED_BROWSER:
-            token = TOTPAccount.objects.get(user_id=device.user_id).remember_token
-            record["remember"] = remember.token_digest(token)
+        if remembered:
+            record["remember"] = remember.token_digest(remember_token or "")
         if revocation.sessions_can_be_ended():
             if request.session.session_key is None:
                 request.session.save()
@@ -192,6 +230,7 @@ def mark_verified(
             revocation.record(device.pk, key, str(method), replacing=old_key)
         request.session[VERIFIED_KEY] = record
         request.session.pop(PASSWORD_AT_KEY, None)
+    revocation.prune(device.user_id, sparing=record.get("key"))
     # What the rest of this request asks (step-up right after a fresh code) sees the new state.
     request.totp = _verified_state(record)  # type: ignore[attr-defined]
     return True
@@ -213,6 +252,8 @@ def rebind(request: HttpRequest, user: Any, removing: set[int]) -> None:
     remaining = (
         TOTPDevice.objects.confirmed().filter(user=user).exclude(pk__in=removing).order_by("pk")
     ).first()
+    # What the rest of this request asks is answered after the removal, from the table.
+    request.totp = SimpleLazyObject(lambda: load_state(request))  # type: ignore[attr-defined]
     if remaining is None:
         request.session.pop(VERIFIED_KEY, None)
         return

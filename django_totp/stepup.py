@@ -26,9 +26,14 @@ def satisfied(request: HttpRequest) -> bool:
 
     A user without a device may (their first enrolment); an enrolled user's session must have
     typed a code or recovery code within ``TOTP_STEP_UP_SECONDS``. A remembered browser, which
-    skipped the code at sign-in, never counts (R28).
+    skipped the code at sign-in, never counts (R28), and neither does a session whose device was
+    removed. One query.
     """
-    state = session.state_of(request)
+    # SECURITY: asked of the device table, not the session's trusted record: what step-up
+    # allows outlasts the request, so a session a reset is ending must not get it (R27).
+    state = session.confirmed_state(request)
+    if state.revoked:
+        return False
     return not state.has_device or state.stepped_up_within(conf.TOTP_STEP_UP_SECONDS)
 
 

@@ -292,12 +292,25 @@ def test_a_session_that_never_went_through_login_counts_as_expired(call, user):
     assert call(request)["Location"].startswith("/login/")
 
 
-def test_request_totp_is_lazy_for_exempt_views(call, user, django_assert_num_queries):
+def test_request_totp_is_lazy_for_exempt_views(user, django_assert_num_queries):
     make_device(user)
     request = build_request(user, "/static/x.css")
     with django_assert_num_queries(0):
-        call(request)
+        sync_call(request)
     assert request.totp.has_device and not request.totp.is_verified
+
+
+def test_for_async_views_the_state_is_loaded_in_the_middlewares_thread(
+    user, django_assert_num_queries
+):
+    # An async view reads request.totp in the event loop, where a query would raise.
+    make_device(user)
+    request = build_request(user, "/help/")
+    with django_assert_num_queries(1):
+        async_call(request)
+    with django_assert_num_queries(0):
+        assert request.totp.has_device and not request.totp.is_verified
+        assert async_to_sync(request.atotp)().has_device
 
 
 def test_a_timed_out_user_is_told_why_they_must_sign_in_again(client, user, device):
@@ -406,10 +419,10 @@ def test_an_async_view_reads_the_state_of_a_verified_session(async_client, user,
     assert response.content == b"async help; verified=True; device=True"
 
 
-def test_request_totp_and_atotp_share_one_load(call, user, django_assert_num_queries):
+def test_request_totp_and_atotp_share_one_load(user, django_assert_num_queries):
     make_device(user)
     request = build_request(user, "/help/")
-    call(request)
+    sync_call(request)
     with django_assert_num_queries(1):
         assert request.totp.has_device
         state = async_to_sync(request.atotp)()

@@ -39,9 +39,10 @@ def session_of(user, method: str | None):
     request.user = user
     session.start_pending(request)
     if method is not None:
-        TOTPAccount.objects.get_or_create(user=user)
+        account, _ = TOTPAccount.objects.get_or_create(user=user)
         device = TOTPDevice.objects.get(user=user)
-        assert session.mark_verified(request, device, method)
+        token = account.remember_token if method == VerificationMethod.REMEMBERED_BROWSER else None
+        assert session.mark_verified(request, device, method, remember_token=token)
     return request
 
 
