@@ -83,11 +83,12 @@ class TOTPMiddleware:
         errors = conf.errors()
         if errors:
             raise errors[0]
-        if iscoroutinefunction(self.get_response):
+        self.is_async = iscoroutinefunction(self.get_response)
+        if self.is_async:
             markcoroutinefunction(self)
 
     def __call__(self, request: HttpRequest) -> HttpResponse | Awaitable[HttpResponse]:
-        if iscoroutinefunction(self):
+        if self.is_async:
             return self.__acall__(request)
         return self.intercept(request) or self.get_response(request)  # type: ignore[return-value]
 
@@ -106,16 +107,15 @@ class TOTPMiddleware:
         """
         response = self.intercept(request)
         if response is None:
-            _ = request.totp.is_verified  # type: ignore[attr-defined]
+            _load_now(request)
         return response
 
     def intercept(self, request: HttpRequest) -> Response:
         """The response that replaces the view, or ``None`` to let the request through."""
-        # One cached load serves both: request.totp in sync code, await request.atotp() in
-        # async views, where the lazy object's query would raise SynchronousOnlyOperation.
-        load = functools.cache(functools.partial(session.load_state, request))
-        request.totp = SimpleLazyObject(load)  # type: ignore[attr-defined]
-        request.atotp = functools.partial(_aload, load)  # type: ignore[attr-defined]
+        # One load serves both: request.totp in sync code, await request.atotp() in async
+        # views, where the lazy object's query would raise SynchronousOnlyOperation.
+        request.totp = SimpleLazyObject(functools.partial(session.load_state, request))  # type: ignore[attr-defined]
+        request.atotp = functools.partial(_aload, request)  # type: ignore[attr-defined]
         if not request.user.is_authenticated:
             return None
         # The common case first: it needs neither a query nor is_exempt's URL resolution, and
@@ -196,9 +196,16 @@ def is_under(path: str, prefix: str) -> bool:
     return path == prefix or path.startswith(prefix + "/")
 
 
-async def _aload(load: Callable[[], session.TOTPState]) -> session.TOTPState:
+async def _aload(request: HttpRequest) -> session.TOTPState:
     """``await request.atotp()``: the session's state, loaded in a thread (the queries)."""
-    return await sync_to_async(load)()
+    return await sync_to_async(_load_now)(request)
+
+
+def _load_now(request: HttpRequest) -> session.TOTPState:
+    """``request.totp``, loaded now (in a thread, on the async path)."""
+    state = session.state_of(request)
+    _ = state.is_verified  # a lazy object runs its query on first attribute access
+    return state
 
 
 def _wants_json(request: HttpRequest) -> bool:

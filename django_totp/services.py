@@ -295,9 +295,11 @@ def _check_recovery_code(account: TOTPAccount, device: TOTPDevice, raw_code: str
     unused = RecoveryCode.objects.unused().filter(user_id=account.user_id)
     if code is not None and unused.filter(digest__in=crypto.digests(code)).update(used_at=now):
         account.unlock()
-        TOTPDevice.objects.filter(user_id=account.user_id).update(
-            failure_count=0, last_failure_at=None
-        )
+        # Locked in id order first, as verify_code does: an UPDATE alone would lock them in
+        # table order and could deadlock against it on PostgreSQL.
+        devices = TOTPDevice.objects.filter(user_id=account.user_id)
+        lock_rows(devices)
+        devices.update(failure_count=0, last_failure_at=None)
         if conf.TOTP_REMEMBER_FORGET_ON_RECOVERY:
             account.forget_browsers()
         return Result(
@@ -370,10 +372,11 @@ def unlock_device(
     if not may_manage(actor, device.user):
         raise PermissionDenied
     with transaction.atomic():
-        device.unlock()
+        lock_rows(TOTPAccount.objects.filter(user_id=device.user_id))
         TOTPAccount.objects.filter(user_id=device.user_id).update(
             failure_count=0, last_failure_at=None
         )
+        device.unlock()
     signals.device_unlocked.send(
         TOTPDevice, user=device.user, device=device, actor=actor, request=request
     )
