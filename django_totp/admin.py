@@ -320,7 +320,7 @@ class TOTPDeviceAdmin(admin.ModelAdmin):
             "opts": self.model._meta,
             "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
         }
-        return deny_framing(TemplateResponse(request, template, context))
+        return deny_framing(request, TemplateResponse(request, template, context))
 
     def _changelist_url(self) -> str:
         opts = self.model._meta
