@@ -65,11 +65,11 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def demo_server(workdir: Path) -> Iterator[DemoServer]:
+def demo_server(workdir: Path, settings: str = SETTINGS) -> Iterator[DemoServer]:
     """Migrate a new SQLite database in ``workdir`` and serve the demo on it until exit."""
     env = {
         **os.environ,
-        "DJANGO_SETTINGS_MODULE": SETTINGS,
+        "DJANGO_SETTINGS_MODULE": settings,
         "TOTP_BROWSER_DB": str(workdir / "db.sqlite3"),
         "PYTHONPATH": str(ROOT),
     }
