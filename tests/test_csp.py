@@ -218,3 +218,34 @@ def test_without_a_nonce_in_the_context_the_script_has_none(verified_client):
     html, _ = recovery_codes_page(verified_client)
     assert 'src="/static/django_totp/recovery-codes.js" defer>' in html
     assert "nonce" not in html
+
+
+def framed_by_middleware(rf, view_response):
+    """``deny_framing`` on ``view_response``, then the CSP middleware: the header it sends."""
+    from django.middleware.csp import ContentSecurityPolicyMiddleware
+
+    from django_totp.views import deny_framing
+
+    request = rf.get("/2fa/manage/")
+    middleware = ContentSecurityPolicyMiddleware(lambda request: view_response)
+    middleware.process_request(request)
+    response = middleware.process_response(request, deny_framing(request, view_response))
+    return response.get("Content-Security-Policy")
+
+
+@needs_csp_middleware
+def test_a_views_own_csp_override_keeps_its_policy_with_frame_ancestors_none(rf, settings):
+    from django.http import HttpResponse
+    from django.views.decorators.csp import csp_override
+
+    settings.SECURE_CSP = {"default-src": ["'self'"]}
+    response = csp_override({"img-src": ["'self'"]})(lambda request: HttpResponse())(None)
+    assert framed_by_middleware(rf, response) == "img-src 'self'; frame-ancestors 'none'"
+
+
+@needs_csp_middleware
+def test_without_a_site_policy_the_page_still_denies_framing(rf, settings):
+    from django.http import HttpResponse
+
+    settings.SECURE_CSP = {}
+    assert framed_by_middleware(rf, HttpResponse()) == "frame-ancestors 'none'"
