@@ -25,8 +25,6 @@ settings.configure(
         "django.contrib.contenttypes",
         "django.contrib.sessions",
         "django.contrib.messages",
-        "crispy_forms",
-        "crispy_bootstrap5",
         "rest_framework",
         "rest_framework.authtoken",
         "django_totp",
