@@ -141,9 +141,9 @@ def verify_code(user: Any, raw_code: str, *, request: HttpRequest | None = None)
     """Check a code typed by ``user`` against their confirmed devices.
 
     Applies, in this order and under a row lock: the hard lock (R14), the back-off (R13),
-    strict input (R12), the ±``TOTP_TOLERANCE`` window on server time (R8) and the replay rule
-    (R9). Records the success or failure, then sends signals and logs the event. Does not touch
-    the session: callers pass an accepted result to ``session.mark_verified``.
+    strict input (R12), the window of ± ``TOTP_TOLERANCE`` steps on server time (R8) and the
+    replay rule (R9). Records the success or failure, then sends signals and logs the event. Does
+    not touch the session: callers pass an accepted result to ``session.mark_verified``.
     """
     with transaction.atomic():
         devices = lock_rows(TOTPDevice.objects.confirmed().filter(user=user))
