@@ -16,6 +16,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.models import CHANGE, DELETION, LogEntry
 from django.contrib.admin.utils import quote, unquote
 from django.contrib.auth import get_user_model
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
 from django.db import models
@@ -32,6 +33,7 @@ from .checks import has_user_panel
 from .conf import conf
 from .models import TOTPDevice, locked_condition, pk_value
 from .redirects import url_with_next
+from .types import signed_in_user
 from .views import deny_framing
 
 
@@ -59,7 +61,7 @@ def ask_staff_for_code(request: HttpRequest) -> HttpResponse | None:
     return HttpResponseRedirect(url_with_next(conf.TOTP_VERIFY_URL, request.get_full_path()))
 
 
-def may_manage_all(request: HttpRequest, users: list[Any]) -> bool:
+def may_manage_all(request: HttpRequest, users: list[AbstractBaseUser]) -> bool:
     """Whether the staff member may act on every one of ``users``; says why not (R32)."""
     if all(policy.may_manage(request.user, user) for user in users):
         return True
@@ -264,10 +266,10 @@ class TOTPDeviceAdmin(admin.ModelAdmin):
                 action=action,
             )
         for user in users.values():
-            for device in TOTPDevice.objects.filter(user=user):
+            for device in TOTPDevice.objects.filter(user_id=user.pk):
                 _log(request, device, DELETION, "Reset two-factor authentication")
             _log(request, user, CHANGE, "Reset two-factor authentication")
-            services.reset_user(user, actor=request.user, request=request)
+            services.reset_user(user, actor=signed_in_user(request), request=request)
         self.message_user(
             request,
             ngettext(
@@ -303,7 +305,7 @@ class TOTPDeviceAdmin(admin.ModelAdmin):
                 action=action,
             )
         for device in selected:
-            services.unlock_device(device, actor=request.user, request=request)
+            services.unlock_device(device, actor=signed_in_user(request), request=request)
             _log(request, device, CHANGE, "Unlocked: failed attempts cleared")
         self.message_user(
             request,
@@ -382,7 +384,7 @@ class TOTPDeviceAdmin(admin.ModelAdmin):
             raise PermissionDenied
         user = self._user_or_404(request, user_pk)
         back = user_change_url(self.admin_site, user) or self._changelist_url()
-        devices = TOTPDevice.objects.filter(user=user)
+        devices = TOTPDevice.objects.filter(user_id=user.pk)
         if not devices.exists():
             self.message_user(request, _("This user has no two-factor devices."), messages.INFO)
             return HttpResponseRedirect(back)
@@ -396,7 +398,7 @@ class TOTPDeviceAdmin(admin.ModelAdmin):
             raise PermissionDenied
         user = self._user_or_404(request, user_pk)
         back = user_change_url(self.admin_site, user) or self._changelist_url()
-        devices = TOTPDevice.objects.filter(user=user).with_failures()
+        devices = TOTPDevice.objects.filter(user_id=user.pk).with_failures()
         if not devices.exists():
             self.message_user(request, _("No device of this user has failed attempts."))
             return HttpResponseRedirect(back)
@@ -464,9 +466,9 @@ class TOTPDeviceInline(admin.TabularInline):
         formset.totp_panel = panel  # type: ignore[attr-defined]
         return formset
 
-    def panel(self, request: HttpRequest, user: Any) -> UserPanel:
+    def panel(self, request: HttpRequest, user: AbstractBaseUser) -> UserPanel:
         device_admin = self.admin_site._registry.get(TOTPDevice)
-        devices = TOTPDevice.objects.filter(user=user)
+        devices = TOTPDevice.objects.filter(user_id=user.pk)
         prefix = f"{self.admin_site.name}:django_totp_totpdevice"
 
         def url(name: str, allowed: bool) -> str | None:

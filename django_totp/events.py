@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.utils import timezone
 
 from . import signals
@@ -28,7 +29,7 @@ def client_ip(request: HttpRequest | None) -> str | None:
 def log_event(
     event: str,
     *,
-    user: Any,
+    user: AbstractBaseUser,
     device: TOTPDevice | None = None,
     request: HttpRequest | None = None,
     level: int = logging.INFO,
@@ -54,7 +55,9 @@ def log_event(
     )
 
 
-def report_attempt(result: Result, user: Any, request: HttpRequest | None, *, event: str) -> None:
+def report_attempt(
+    result: Result, user: AbstractBaseUser, request: HttpRequest | None, *, event: str
+) -> None:
     """Signal and log an attempt: ``event`` is ``verified``, ``enrolled`` or ``recovery``."""
     if result.accepted:
         if event == "recovery":
@@ -90,7 +93,12 @@ def report_attempt(result: Result, user: Any, request: HttpRequest | None, *, ev
 
 
 def report_removed(
-    user: Any, device: TOTPDevice, device_id: int, request: HttpRequest | None, *, event: str
+    user: AbstractBaseUser,
+    device: TOTPDevice,
+    device_id: int,
+    request: HttpRequest | None,
+    *,
+    event: str,
 ) -> None:
     """``device`` is deleted (its ``pk`` is ``None``); ``device_id`` is the id it had."""
     signals.device_removed.send(TOTPDevice, user=user, device=device, actor=user, request=request)

@@ -12,6 +12,7 @@ from . import services
 from .conf import conf
 from .models import TOTPDevice
 from .services import Outcome
+from .types import signed_in_user
 
 ERROR_MESSAGES = {
     Outcome.INVALID: _("That code is not right. Enter the code your app shows now."),
@@ -69,7 +70,7 @@ class CodeForm(forms.Form):
         self.helper.add_input(Submit("submit", submit_label or self.submit_label))
 
     def check(self, raw_code: str) -> services.Result:
-        return services.verify_code(self.request.user, raw_code, request=self.request)
+        return services.verify_code(signed_in_user(self.request), raw_code, request=self.request)
 
     def clean_code(self) -> str:
         raw_code = self.cleaned_data["code"]
@@ -126,7 +127,9 @@ class RecoveryCodeForm(CodeForm):
     }
 
     def check(self, raw_code: str) -> services.Result:
-        return services.verify_recovery_code(self.request.user, raw_code, request=self.request)
+        return services.verify_recovery_code(
+            signed_in_user(self.request), raw_code, request=self.request
+        )
 
 
 class RenameDeviceForm(forms.Form):

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.http import HttpRequest
 
 from . import revocation, services, session
@@ -9,7 +10,9 @@ from .conf import conf
 from .models import TOTPDevice
 
 
-def start_pending_stage(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
+def start_pending_stage(
+    sender: Any, request: HttpRequest | None, user: AbstractBaseUser, **kwargs: Any
+) -> None:
     """A password login starts the pending stage: only a code verifies the new session.
 
     A valid "remember this browser" cookie counts as that code (R23): it is checked here,

@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.db.models import OuterRef, Subquery
 from django.middleware.csrf import rotate_token
@@ -236,7 +237,7 @@ def mark_verified(
     return True
 
 
-def rebind(request: HttpRequest, user: Any, removing: set[int]) -> None:
+def rebind(request: HttpRequest, user: AbstractBaseUser, removing: set[int]) -> None:
     """Keep this session of ``user`` out of the removal of the devices ``removing``.
 
     A session verified by one of them is recorded against another of the user's devices,
@@ -250,7 +251,10 @@ def rebind(request: HttpRequest, user: Any, removing: set[int]) -> None:
     key = request.session.session_key
     revocation.forget_session(key)
     remaining = (
-        TOTPDevice.objects.confirmed().filter(user=user).exclude(pk__in=removing).order_by("pk")
+        TOTPDevice.objects.confirmed()
+        .filter(user_id=user.pk)
+        .exclude(pk__in=removing)
+        .order_by("pk")
     ).first()
     # What the rest of this request asks is answered after the removal, from the table.
     request.totp = SimpleLazyObject(lambda: load_state(request))  # type: ignore[attr-defined]

@@ -19,6 +19,7 @@ from __future__ import annotations
 import secrets
 from typing import TYPE_CHECKING, Any
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext_lazy as _
 from rest_framework.authentication import BasicAuthentication, TokenAuthentication
@@ -50,18 +51,18 @@ def _token_digests(nonce: str, user_pk: Any, device_pk: int) -> list[str]:
     return [digest[: 40 - NONCE_CHARS] for digest in crypto.digests(value)]
 
 
-def vouched_key(user: Any, device: TOTPDevice) -> str:
+def vouched_key(user: AbstractBaseUser, device: TOTPDevice) -> str:
     """A token key that proves ``device``'s code was typed when it was minted."""
     nonce = secrets.token_hex(NONCE_CHARS // 2)
     return nonce + _token_digests(nonce, user.pk, device.pk)[0]
 
 
-def token_is_vouched(key: str, user: Any) -> bool:
+def token_is_vouched(key: str, user: AbstractBaseUser) -> bool:
     """Whether ``key`` was minted after a code from one of ``user``'s current devices."""
     nonce, digest = key[:NONCE_CHARS], key[NONCE_CHARS:]
     # SECURITY: bound to a device the user still has, so a reset or removal ends the token
     # at once, like the sessions that device verified (R17, R24).
-    device_ids = TOTPDevice.objects.confirmed().filter(user=user).values_list("pk", flat=True)
+    device_ids = TOTPDevice.objects.confirmed().filter(user_id=user.pk).values_list("pk", flat=True)
     return any(
         constant_time_compare(digest, expected)
         for device_id in device_ids

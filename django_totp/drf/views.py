@@ -43,7 +43,7 @@ class ObtainVerifiedAuthToken(APIView):
         serializer = self.serializer_class(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
         user = serializer.validated_data["user"]
-        if not TOTPDevice.objects.confirmed().filter(user=user).exists():
+        if not TOTPDevice.objects.confirmed().filter(user_id=user.pk).exists():
             if enrolment_required(user):
                 raise exceptions.PermissionDenied(ENROL_MESSAGE)
             token, _created = Token.objects.get_or_create(user=user)
@@ -62,7 +62,7 @@ class ObtainVerifiedAuthToken(APIView):
                     ERROR_MESSAGES.get(result.outcome, ERROR_MESSAGES[services.Outcome.INVALID])
                 )
             raise exceptions.ValidationError({"code": [message]})
-        Token.objects.filter(user=user).delete()
+        Token.objects.filter(user_id=user.pk).delete()
         token = Token.objects.create(user=user, key=vouched_key(user, result.device))
         return Response({"token": token.key})
 
