@@ -15,6 +15,7 @@ from . import signals
 from .models import TOTPDevice
 
 if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser
     from django.http import HttpRequest
 
     from .services import Result
@@ -29,7 +30,7 @@ def client_ip(request: HttpRequest | None) -> str | None:
 def log_event(
     event: str,
     *,
-    user: AbstractBaseUser,
+    user: AbstractBaseUser | AnonymousUser | None,
     device: TOTPDevice | None = None,
     request: HttpRequest | None = None,
     level: int = logging.INFO,

@@ -73,7 +73,7 @@ class CodeForm(forms.Form):
         return services.verify_code(signed_in_user(self.request), raw_code, request=self.request)
 
     def clean_code(self) -> str:
-        raw_code = self.cleaned_data["code"]
+        raw_code: str = self.cleaned_data["code"]
         self.result = result = self.check(raw_code)
         if result.accepted:
             return raw_code
@@ -145,7 +145,7 @@ class RenameDeviceForm(forms.Form):
         self.helper.add_input(Submit("submit", _("Rename")))
 
     def clean_name(self) -> str:
-        name = self.cleaned_data["name"]
+        name: str = self.cleaned_data["name"]
         if any(not character.isprintable() for character in name):
             raise forms.ValidationError(_("Use letters, digits, spaces and punctuation only."))
         return name

@@ -90,7 +90,7 @@ class TOTPMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse | Awaitable[HttpResponse]:
         if self.is_async:
             return self.__acall__(request)
-        return self.intercept(request) or self.get_response(request)  # type: ignore[return-value]
+        return self.intercept(request) or self.get_response(request)
 
     async def __acall__(self, request: HttpRequest) -> HttpResponse:
         # The user and device lookups are database queries, so the decision runs in a thread.

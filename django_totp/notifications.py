@@ -31,12 +31,14 @@ send is logged to the ``django_totp`` logger, never raised into the request.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.mail import send_mail
 from django.db import transaction
+from django.dispatch import Signal
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -118,7 +120,7 @@ def _send(user: AbstractBaseUser, address: str, notice: str, context: dict[str, 
 def on_devices_reset(
     sender: Any,
     user: AbstractBaseUser,
-    actor: AbstractBaseUser,
+    actor: AbstractBaseUser | None,
     device_ids: list[int],
     request: HttpRequest | None = None,
     **kw: Any,
@@ -209,7 +211,7 @@ def on_device_unlocked(
     notify(user, "unlocked", request=request, device_name=device.name)
 
 
-RECEIVERS = [
+RECEIVERS: list[tuple[Signal, Callable[..., None]]] = [
     (signals.devices_reset, on_devices_reset),
     (signals.device_confirmed, on_device_confirmed),
     (signals.device_removed, on_device_removed),

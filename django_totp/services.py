@@ -222,7 +222,7 @@ def confirm_device(
         if result.accepted:
             result, replaced = _activate(locked, result, request)
     events.report_attempt(result, locked.user, request, event="enrolled")
-    if replaced is not None:
+    if replaced is not None and locked.replaces_id is not None:
         # ``locked.replaces_id`` keeps the id in memory; the row's column is now NULL.
         events.report_removed(
             locked.user, replaced, locked.replaces_id, request, event="device_replaced"

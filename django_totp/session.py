@@ -136,9 +136,9 @@ def _checked_state(request: HttpRequest) -> TOTPState:
     is_verified = record.get("user") == str(user.pk) and record.get("device") in devices
     if is_verified and record.get("method") == VerificationMethod.REMEMBERED_BROWSER:
         # SECURITY: "forget all browsers" replaced the token: this sign-in is over (R23).
-        token = devices[record["device"]] or ""
+        remember_token = devices[record["device"]] or ""
         is_verified = constant_time_compare(
-            str(record.get("remember")), remember.token_digest(token)
+            str(record.get("remember")), remember.token_digest(remember_token)
         )
     if is_verified:
         _confirmed(request, record)
@@ -279,7 +279,7 @@ def pending_expired(request: HttpRequest, now: float | None = None) -> bool:
     A session without the timestamp (logged in before django-totp was installed, or by code
     that bypassed ``login()``) counts as expired.
     """
-    started = request.session.get(PASSWORD_AT_KEY)
+    started: float | None = request.session.get(PASSWORD_AT_KEY)
     if started is None:
         return True
     return (now if now is not None else time.time()) - started > conf.TOTP_PENDING_TIMEOUT

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.db import DatabaseError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render, resolve_url
 from django.urls import NoReverseMatch
 from django.utils.decorators import method_decorator
@@ -27,6 +28,8 @@ from .models import TOTPDevice, pk_value
 from .redirects import safe_next, url_with_next
 from .types import signed_in_user
 
+_Response = TypeVar("_Response", bound=HttpResponseBase)
+
 
 def logout_url() -> str | None:
     try:
@@ -35,7 +38,7 @@ def logout_url() -> str | None:
         return None
 
 
-def deny_framing(response: HttpResponse) -> HttpResponse:
+def deny_framing(response: _Response) -> _Response:
     """Forbid every site, this one included, to show ``response`` in a frame."""
     # SECURITY: set by the package itself, not left to the site's XFrameOptionsMiddleware, so a
     # framed "Turn off" or "Yes, reset" button cannot be clickjacked on any site (R21).
@@ -44,17 +47,21 @@ def deny_framing(response: HttpResponse) -> HttpResponse:
     return response
 
 
-def frame_denied(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+def frame_denied(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
     """``deny_framing`` for every response of ``view``."""
 
     @wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapper(*args: Any, **kwargs: Any) -> HttpResponseBase:
         return deny_framing(view(*args, **kwargs))
 
     return wrapper
 
 
-sensitive = [never_cache, sensitive_post_parameters("code"), frame_denied]
+sensitive: list[Callable[[Callable[..., HttpResponseBase]], Callable[..., HttpResponseBase]]] = [
+    never_cache,
+    sensitive_post_parameters("code"),
+    frame_denied,
+]
 
 # Few enough recovery codes left that the user is asked to make new ones.
 FEW_RECOVERY_CODES = 3
@@ -66,7 +73,7 @@ class TOTPView(LoginRequiredMixin, View):
 
     template_name: str
 
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         try:
             refusal = self.refuse(request) if request.user.is_authenticated else None
             return refusal or super().dispatch(request, *args, **kwargs)

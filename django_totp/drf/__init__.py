@@ -17,6 +17,7 @@ not import ``rest_framework.views``; the token view lives in ``drf.views``.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -96,7 +97,13 @@ class IsTwoFactorVerified(BasePermission):
             return True
         key = getattr(request.auth, "key", None)
         by_token = isinstance(request.successful_authenticator, TokenAuthentication)
-        if by_token and isinstance(key, str) and token_is_vouched(key, user):
+        # (A token authenticates a user: is_authenticated only narrows the type.)
+        if (
+            by_token
+            and isinstance(key, str)
+            and user.is_authenticated
+            and token_is_vouched(key, user)
+        ):
             return True
         self.message = ENROL_MESSAGE if state.must_enrol else VERIFY_MESSAGE
         return False
@@ -105,12 +112,16 @@ class IsTwoFactorVerified(BasePermission):
 def password_auth_unguarded() -> bool:
     """Whether DRF's default authentication takes passwords or tokens (Basic, Token) while its
     default permissions lack ``IsTwoFactorVerified`` (check W006)."""
+    # djangorestframework-stubs types these settings as the dotted paths of the settings
+    # file; api_settings has imported them (classes, or composed permissions).
+    authenticators: Sequence[type] = api_settings.DEFAULT_AUTHENTICATION_CLASSES  # type: ignore[assignment]
+    permissions: Sequence[object] = api_settings.DEFAULT_PERMISSION_CLASSES
     risky = any(
         issubclass(authenticator, (BasicAuthentication, TokenAuthentication))
-        for authenticator in api_settings.DEFAULT_AUTHENTICATION_CLASSES
+        for authenticator in authenticators
     )
     guarded = any(
         isinstance(permission, type) and issubclass(permission, IsTwoFactorVerified)
-        for permission in api_settings.DEFAULT_PERMISSION_CLASSES
+        for permission in permissions
     )
     return risky and not guarded

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions
@@ -42,13 +43,14 @@ class ObtainVerifiedAuthToken(APIView):
     def post(self, request: Request) -> Response:
         serializer = self.serializer_class(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
-        user = serializer.validated_data["user"]
+        user: AbstractBaseUser = serializer.validated_data["user"]
         if not TOTPDevice.objects.confirmed().filter(user_id=user.pk).exists():
             if enrolment_required(user):
                 raise exceptions.PermissionDenied(ENROL_MESSAGE)
-            token, _created = Token.objects.get_or_create(user=user)
+            token, _created = Token.objects.get_or_create(user_id=user.pk)
             return Response({"token": token.key})
-        code = request.data.get("code")
+        # A dict here: the serializer has refused any other body.
+        code = request.data.get("code") if isinstance(request.data, dict) else None
         if not isinstance(code, str) or not code.strip():
             raise exceptions.ValidationError({"code": [CODE_REQUIRED]})
         # SECURITY: the same verification as the verify page, so a password alone never
@@ -63,7 +65,7 @@ class ObtainVerifiedAuthToken(APIView):
                 )
             raise exceptions.ValidationError({"code": [message]})
         Token.objects.filter(user_id=user.pk).delete()
-        token = Token.objects.create(user=user, key=vouched_key(user, result.device))
+        token = Token.objects.create(user_id=user.pk, key=vouched_key(user, result.device))
         return Response({"token": token.key})
 
 
