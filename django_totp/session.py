@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypedDict
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
@@ -37,6 +37,23 @@ if TYPE_CHECKING:
 VERIFIED_KEY = "_totp_verified"
 PASSWORD_AT_KEY = "_totp_password_at"
 SETUP_KEY = "_totp_setup"
+
+
+class VerifiedRecord(TypedDict, total=False):
+    """The session's ``VERIFIED_KEY`` entry, as ``mark_verified`` writes it.
+
+    Read back from the session engine, so readers still check what they rely on (``.get``,
+    ``isinstance``): a record written by an older version may lack keys.
+    """
+
+    device: int  # the device that verified the session
+    user: str  # str(user.pk): a pk of any type survives JSON
+    method: str  # a VerificationMethod value
+    at: float  # Unix time of the verification
+    checked: float  # Unix time the device table last confirmed the record (R27)
+    key: str  # the session key it was recorded under (when sessions can be ended)
+    remember: str  # remembered browser: digest of the token its cookie was checked with
+
 
 # What a person typed in this session; a remembered browser is not among them (R28).
 TYPED_METHODS = frozenset({VerificationMethod.CODE, VerificationMethod.RECOVERY_CODE})
@@ -85,7 +102,7 @@ def state_of(request: HttpRequest) -> TOTPState:
 
 def holds_trusted_record(request: HttpRequest, now: float | None = None) -> bool:
     """Whether the session's own record shows it verified, with no query needed to confirm."""
-    record = request.session.get(VERIFIED_KEY) or {}
+    record: VerifiedRecord = request.session.get(VERIFIED_KEY) or VerifiedRecord()
     checked = record.get("checked")
     if not isinstance(checked, (int, float)):
         return False
@@ -123,7 +140,7 @@ def _checked_state(request: HttpRequest) -> TOTPState:
     user = request.user
     if not user.is_authenticated:
         return ANONYMOUS
-    record = request.session.get(VERIFIED_KEY) or {}
+    record: VerifiedRecord = request.session.get(VERIFIED_KEY) or VerifiedRecord()
     # One query: the user's confirmed devices, with what a remembered sign-in depends on.
     token = TOTPAccount.objects.filter(user_id=OuterRef("user_id")).values("remember_token")
     devices = dict(
@@ -153,13 +170,13 @@ def _checked_state(request: HttpRequest) -> TOTPState:
     )
 
 
-def _verified_state(record: dict[str, Any]) -> TOTPState:
+def _verified_state(record: VerifiedRecord) -> TOTPState:
     return TOTPState(
         is_verified=True, has_device=True, verified_at=record.get("at"), method=record.get("method")
     )
 
 
-def _confirmed(request: HttpRequest, record: dict[str, Any]) -> None:
+def _confirmed(request: HttpRequest, record: VerifiedRecord) -> None:
     """The device table just confirmed the record: trust it again for the interval."""
     if not revocation.sessions_can_be_ended():
         return  # checked on every request; writing would only make the cookie change
@@ -214,7 +231,7 @@ def mark_verified(
         request.session.cycle_key()
         rotate_token(request)
         now = time.time()
-        record: dict[str, Any] = {
+        record: VerifiedRecord = {
             "device": device.pk,
             "user": str(device.user_id),
             "method": str(method),
@@ -226,8 +243,9 @@ def mark_verified(
         if revocation.sessions_can_be_ended():
             if request.session.session_key is None:
                 request.session.save()
-            record["key"] = key = request.session.session_key
+            key = request.session.session_key
             assert key is not None
+            record["key"] = key
             revocation.record(device.pk, key, str(method), replacing=old_key)
         request.session[VERIFIED_KEY] = record
         request.session.pop(PASSWORD_AT_KEY, None)
@@ -245,7 +263,7 @@ def rebind(request: HttpRequest, user: AbstractBaseUser, removing: set[int]) -> 
     it is no longer verified, but stays signed in. Called, under the caller's lock on the
     user's devices, before they are removed.
     """
-    record = request.session.get(VERIFIED_KEY)
+    record: VerifiedRecord | None = request.session.get(VERIFIED_KEY)
     if not record or record.get("user") != str(user.pk) or record.get("device") not in removing:
         return
     key = request.session.session_key
