@@ -41,6 +41,7 @@ from .views import deny_framing
 
 if TYPE_CHECKING:
     from django.contrib.admin.options import ActionLocation
+    from django_stubs_ext import StrOrPromise
 
     # Django's admin classes are generic in the stubs only (not subscriptable at run time).
     _DeviceAdmin = admin.ModelAdmin[TOTPDevice]
@@ -129,10 +130,14 @@ class LockedListFilter(admin.SimpleListFilter):
     title = _("locked")
     parameter_name = "locked"
 
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+    def lookups(
+        self, request: HttpRequest, model_admin: admin.ModelAdmin[Any]
+    ) -> list[tuple[str, StrOrPromise]]:
         return [("yes", _("Yes")), ("no", _("No"))]
 
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+    def queryset(
+        self, request: HttpRequest, queryset: QuerySet[TOTPDevice]
+    ) -> QuerySet[TOTPDevice]:
         if self.value() == "yes":
             return queryset.filter(locked_condition())
         if self.value() == "no":
@@ -184,12 +189,12 @@ class TOTPDeviceAdmin(_DeviceAdmin):
         # Devices are created only by their owner's enrolment, which proves possession (R4).
         return False
 
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj: TOTPDevice | None = None) -> bool:
         # Unlocking is a change; renaming a superuser's device is left to superusers too.
         allowed = super().has_change_permission(request, obj)
         return allowed and (obj is None or policy.may_manage(request.user, obj.user))
 
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+    def has_delete_permission(self, request: HttpRequest, obj: TOTPDevice | None = None) -> bool:
         """The permission for the reset flow, and for deleting a user with devices.
 
         Django asks it for each device when a user is deleted (the cascade removes the
@@ -471,18 +476,22 @@ class TOTPDeviceInline(_DeviceInline):
         # Each row's label names the user: one query for all rows, not one per row.
         return super().get_queryset(request).select_related("user")
 
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+    def has_add_permission(self, request: HttpRequest, obj: AbstractBaseUser | None = None) -> bool:
         return False
 
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+    def has_change_permission(
+        self, request: HttpRequest, obj: AbstractBaseUser | None = None
+    ) -> bool:
         # Read-only: saving the user's page never touches devices; changes go through buttons.
         return False
 
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+    def has_delete_permission(
+        self, request: HttpRequest, obj: AbstractBaseUser | None = None
+    ) -> bool:
         return False
 
     def get_formset(
-        self, request: HttpRequest, obj: Any = None, **kwargs: Any
+        self, request: HttpRequest, obj: AbstractBaseUser | None = None, **kwargs: Any
     ) -> type[BaseInlineFormSet[TOTPDevice, AbstractBaseUser, Any]]:
         formset = super().get_formset(request, obj, **kwargs)
         # A new class per call, so this per-request attribute is read by this page only. No

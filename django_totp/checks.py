@@ -8,13 +8,16 @@ Messages and hints are in English and not translated, as Django's own system che
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.apps import apps
 from django.conf import settings
 from django.core import checks
 
 from .conf import conf, has_wildcard, site_name
+
+if TYPE_CHECKING:
+    from django.contrib.admin import ModelAdmin
 
 MIDDLEWARE_PATH = "django_totp.middleware.TOTPMiddleware"
 AUTH_MIDDLEWARE_PATH = "django.contrib.auth.middleware.AuthenticationMiddleware"
@@ -126,7 +129,7 @@ def check_issuer(**kwargs: Any) -> list[checks.CheckMessage]:
     return [_error("W008", checks.Warning, name=site_name())]
 
 
-def has_user_panel(model_admin: Any) -> bool:
+def has_user_panel(model_admin: ModelAdmin[Any]) -> bool:
     """Whether a user ModelAdmin shows django_totp's devices (``admin.TOTPDeviceInline``)."""
     from .models import TOTPDevice
 
