@@ -19,7 +19,6 @@ from django.contrib.admin import helpers
 from django.contrib.admin.models import CHANGE, DELETION, LogEntry
 from django.contrib.admin.utils import quote, unquote
 from django.contrib.auth import get_user_model
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
 from django.db import models
@@ -41,6 +40,7 @@ from .views import deny_framing
 
 if TYPE_CHECKING:
     from django.contrib.admin.options import ActionLocation
+    from django.contrib.auth.base_user import AbstractBaseUser
     from django_stubs_ext import StrOrPromise
 
     # Django's admin classes are generic in the stubs only (not subscriptable at run time).

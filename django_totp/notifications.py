@@ -35,7 +35,6 @@ from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.mail import send_mail
 from django.db import transaction
 from django.dispatch import Signal
@@ -48,6 +47,7 @@ from .events import client_ip
 from .models import TOTPDevice
 
 if TYPE_CHECKING:
+    from django.contrib.auth.base_user import AbstractBaseUser
     from django.http import HttpRequest
 
 logger = logging.getLogger("django_totp")

@@ -8,14 +8,18 @@ changing the password makes every such cookie worthless at once.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.conf import settings
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.core import signing
 from django.http import HttpResponse
 from django.utils.crypto import constant_time_compare, salted_hmac
 
 from .conf import conf
 from .models import TOTPAccount, TOTPDevice
+
+if TYPE_CHECKING:
+    from django.contrib.auth.base_user import AbstractBaseUser
 
 COOKIE_SALT = "django_totp.remember"
 SESSION_SALT = "django_totp.remember.session"

@@ -19,7 +19,6 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypedDict
 
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.db.models import OuterRef, Subquery
 from django.middleware.csrf import rotate_token
@@ -32,6 +31,7 @@ from .models import TOTPAccount, TOTPDevice, VerificationMethod, lock_rows
 from .policy import enrolment_required
 
 if TYPE_CHECKING:
+    from django.contrib.auth.base_user import AbstractBaseUser
     from django.http import HttpRequest
 
 VERIFIED_KEY = "_totp_verified"

@@ -20,7 +20,6 @@ import secrets
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext_lazy as _
 from rest_framework.authentication import BasicAuthentication, TokenAuthentication
@@ -32,6 +31,7 @@ from ..middleware import step_required
 from ..models import TOTPDevice
 
 if TYPE_CHECKING:
+    from django.contrib.auth.base_user import AbstractBaseUser
     from rest_framework.request import Request
     from rest_framework.views import APIView
 

@@ -5,9 +5,8 @@ Imports ``rest_framework.views``, so it is apart from the permission class (see 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions
@@ -23,6 +22,9 @@ from ..forms import ERROR_MESSAGES, throttled_message
 from ..models import TOTPDevice
 from ..policy import enrolment_required
 from . import ENROL_MESSAGE, vouched_key
+
+if TYPE_CHECKING:
+    from django.contrib.auth.base_user import AbstractBaseUser
 
 CODE_REQUIRED = _("Enter the code your authenticator app shows.")
 
