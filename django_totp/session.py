@@ -94,6 +94,12 @@ ANONYMOUS = TOTPState()
 CLOCK_SKEW_SECONDS = 5
 
 
+def set_state(request: HttpRequest, state: TOTPState | SimpleLazyObject[TOTPState]) -> None:
+    """Make ``state`` (or a lazy object loading it) ``request.totp`` for the rest of the request."""
+    # ``totp`` is django_totp's own attribute: HttpRequest does not declare it.
+    request.totp = state  # type: ignore[attr-defined]
+
+
 def state_of(request: HttpRequest) -> TOTPState:
     """The state the middleware loaded for this request, or loaded now."""
     state = getattr(request, "totp", None)
@@ -132,7 +138,7 @@ def confirmed_state(request: HttpRequest) -> TOTPState:
     sees this state too.
     """
     state = _checked_state(request)
-    request.totp = state  # type: ignore[attr-defined]
+    set_state(request, state)
     return state
 
 
@@ -251,7 +257,7 @@ def mark_verified(
         request.session.pop(PASSWORD_AT_KEY, None)
     revocation.prune(device.user_id, sparing=record.get("key"))
     # What the rest of this request asks (step-up right after a fresh code) sees the new state.
-    request.totp = _verified_state(record)  # type: ignore[attr-defined]
+    set_state(request, _verified_state(record))
     return True
 
 
@@ -275,7 +281,7 @@ def rebind(request: HttpRequest, user: AbstractBaseUser, removing: set[int]) -> 
         .order_by("pk")
     ).first()
     # What the rest of this request asks is answered after the removal, from the table.
-    request.totp = SimpleLazyObject(lambda: load_state(request))  # type: ignore[attr-defined]
+    set_state(request, SimpleLazyObject(lambda: load_state(request)))
     if remaining is None:
         request.session.pop(VERIFIED_KEY, None)
         return
