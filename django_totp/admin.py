@@ -35,7 +35,7 @@ from .checks import has_user_panel
 from .conf import conf
 from .models import TOTPDevice, locked_condition, pk_value
 from .redirects import url_with_next
-from .types import signed_in_user
+from .users import signed_in_user
 from .views import deny_framing
 
 if TYPE_CHECKING:

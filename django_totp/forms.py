@@ -12,7 +12,7 @@ from . import services
 from .conf import conf
 from .models import TOTPDevice
 from .services import Outcome
-from .types import signed_in_user
+from .users import signed_in_user
 
 ERROR_MESSAGES = {
     Outcome.INVALID: _("That code is not right. Enter the code your app shows now."),

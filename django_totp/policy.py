@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .conf import conf
-from .types import staff_flags
+from .users import staff_flags
 
 if TYPE_CHECKING:
     from django.contrib.auth.base_user import AbstractBaseUser

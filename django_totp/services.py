@@ -31,7 +31,7 @@ from .models import (
     lock_rows,
 )
 from .policy import enrolment_required, may_manage
-from .types import signed_in_user
+from .users import signed_in_user
 
 if TYPE_CHECKING:
     from django.contrib.auth.base_user import AbstractBaseUser

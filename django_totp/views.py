@@ -26,7 +26,7 @@ from .conf import conf, site_name
 from .forms import CodeForm, ConfirmDeviceForm, RecoveryCodeForm, RenameDeviceForm, VerifyForm
 from .models import TOTPDevice, pk_value
 from .redirects import safe_next, url_with_next
-from .types import signed_in_user
+from .users import signed_in_user
 
 _Response = TypeVar("_Response", bound=HttpResponseBase)
 

@@ -1,4 +1,4 @@
-"""Types shared by the package: the user it works with.
+"""The user the package works with, as a type.
 
 A user is any ``AUTH_USER_MODEL``, typed as ``AbstractBaseUser``. The django-stubs plugin types
 foreign keys to ``settings.AUTH_USER_MODEL`` as the model of the settings it is run with
