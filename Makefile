@@ -19,7 +19,7 @@ PYTEST := $(BIN)/pytest -p no:cacheprovider
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 APT_GET := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get -q -y
 
-.PHONY: venv demo docs quick postgres-bin redis-bin gettext-bin messages browser-deps test screenshots lint bench loadtest clean distclean
+.PHONY: typecheck venv demo docs quick postgres-bin redis-bin gettext-bin messages browser-deps test screenshots lint bench loadtest clean distclean
 
 venv: $(STAMP)
 
@@ -110,6 +110,8 @@ WITH_REDIS := $(BIN)/python -m tests.redis_server --
 test: venv $(STAMP42) postgres-bin redis-bin gettext-bin browser-deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	@echo "== types =="
+	$(MAKE) --no-print-directory typecheck
 	@echo "== docs =="
 	$(MAKE) --no-print-directory docs
 	@echo "== SQLite =="
@@ -159,13 +161,18 @@ loadtest: $(STAMP_BENCH) postgres-bin
 screenshots: venv browser-deps
 	$(BIN)/python -m tests.browser.screenshots docs/screenshots
 
+# mypy --strict on django_totp/ ([tool.mypy]): as Django 6.x sees it (Python 3.12 stubs), then 5.2.
+typecheck: venv
+	$(BIN)/mypy
+	$(BIN)/mypy --python-version 3.11
+
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
 # Build and test output; `distclean` also drops the venv.
 clean:
-	rm -rf build dist *.egg-info .pytest_cache .ruff_cache .coverage htmlcov
+	rm -rf build dist *.egg-info .pytest_cache .ruff_cache .mypy_cache .coverage htmlcov
 	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
 
 distclean: clean

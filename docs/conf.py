@@ -52,9 +52,12 @@ nitpicky = True
 nitpick_ignore_regex = [
     (r"py:.*", r"(django|rest_framework|collections\.abc|datetime|enum|typing|_?contextvars)\..*"),
     # The same, as annotations name them under `from __future__ import annotations`.
-    (r"py:class", r"HttpRequest|HttpResponse|Request|APIView"),
-    # Type variables are not documented objects.
-    (r"py:class", r"django_totp\.\w+\.\w+T"),
+    (
+        r"py:class",
+        r"HttpRequest|HttpResponse|Request|APIView|AbstractBaseUser|AnonymousUser|SimpleLazyObject|QuerySet",
+    ),
+    # Type variables (``_Row``, ``...T``) are not documented objects.
+    (r"py:class", r"django_totp\.\w+\.(\w+T|_\w+)"),
 ]
 
 myst_enable_extensions = ["colon_fence", "deflist"]
