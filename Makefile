@@ -13,12 +13,13 @@ VENV42 := .venv-django42
 LANGS := de es
 STAMP42 := $(VENV42)/.installed
 STAMP_BENCH := $(VENV)/.installed-bench
+STAMP_DOCS := $(VENV)/.installed-docs
 # No .pytest_cache in the working tree.
 PYTEST := $(BIN)/pytest -p no:cacheprovider
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 APT_GET := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get -q -y
 
-.PHONY: venv demo quick postgres-bin redis-bin gettext-bin messages browser-deps test screenshots lint bench loadtest clean distclean
+.PHONY: typecheck venv demo docs quick postgres-bin redis-bin gettext-bin messages browser-deps test screenshots lint bench loadtest clean distclean
 
 venv: $(STAMP)
 
@@ -109,6 +110,10 @@ WITH_REDIS := $(BIN)/python -m tests.redis_server --
 test: venv $(STAMP42) postgres-bin redis-bin gettext-bin browser-deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	@echo "== types =="
+	$(MAKE) --no-print-directory typecheck
+	@echo "== docs =="
+	$(MAKE) --no-print-directory docs
 	@echo "== SQLite =="
 	$(WITH_REDIS) $(PYTEST) --cov=django_totp --cov-report=term
 	@echo "== PostgreSQL =="
@@ -125,6 +130,15 @@ test: venv $(STAMP42) postgres-bin redis-bin gettext-bin browser-deps
 # The inner loop: the SQLite suite alone, first failure stops it; what needs Redis is skipped.
 quick: venv
 	$(PYTEST) -x -q
+
+# The documentation site (docs/, Sphinx): built afresh, warnings and unresolved references fail it.
+$(STAMP_DOCS): $(STAMP) requirements/docs.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements/docs.txt
+	touch $@
+
+docs: $(STAMP_DOCS)
+	$(BIN)/sphinx-build -E -a -q -W --keep-going -n -b html docs build/docs
+	@echo "Docs: build/docs/index.html"
 
 # Benchmarks and load test (bench/, issue 7): django-otp and httpx from the `bench` extra.
 $(STAMP_BENCH): $(STAMP) setup.cfg
@@ -147,13 +161,18 @@ loadtest: $(STAMP_BENCH) postgres-bin
 screenshots: venv browser-deps
 	$(BIN)/python -m tests.browser.screenshots docs/screenshots
 
+# mypy --strict on django_totp/ ([tool.mypy]): as Django 6.x sees it (Python 3.12 stubs), then 5.2.
+typecheck: venv
+	$(BIN)/mypy
+	$(BIN)/mypy --python-version 3.11
+
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
 # Build and test output; `distclean` also drops the venv.
 clean:
-	rm -rf build dist *.egg-info .pytest_cache .ruff_cache .coverage htmlcov
+	rm -rf build dist *.egg-info .pytest_cache .ruff_cache .mypy_cache .coverage htmlcov
 	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
 
 distclean: clean

@@ -9,10 +9,13 @@ superusers.
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.admin.models import CHANGE, DELETION, LogEntry
 from django.contrib.admin.utils import quote, unquote
 from django.contrib.auth import get_user_model
@@ -32,7 +35,20 @@ from .checks import has_user_panel
 from .conf import conf
 from .models import TOTPDevice, locked_condition, pk_value
 from .redirects import url_with_next
+from .users import signed_in_user
 from .views import deny_framing
+
+if TYPE_CHECKING:
+    from django.contrib.admin.options import ActionLocation
+    from django.contrib.auth.base_user import AbstractBaseUser
+    from django_stubs_ext import StrOrPromise
+
+    # Django's admin classes are generic in the stubs only (not subscriptable at run time).
+    _DeviceAdmin = admin.ModelAdmin[TOTPDevice]
+    _DeviceInline = admin.TabularInline[TOTPDevice, AbstractBaseUser]
+else:
+    _DeviceAdmin = admin.ModelAdmin
+    _DeviceInline = admin.TabularInline
 
 
 def staff_is_verified(request: HttpRequest) -> bool:
@@ -59,7 +75,7 @@ def ask_staff_for_code(request: HttpRequest) -> HttpResponse | None:
     return HttpResponseRedirect(url_with_next(conf.TOTP_VERIFY_URL, request.get_full_path()))
 
 
-def may_manage_all(request: HttpRequest, users: list[Any]) -> bool:
+def may_manage_all(request: HttpRequest, users: Sequence[AbstractBaseUser]) -> bool:
     """Whether the staff member may act on every one of ``users``; says why not (R32)."""
     if all(policy.may_manage(request.user, user) for user in users):
         return True
@@ -74,7 +90,7 @@ def _log(request: HttpRequest, obj: models.Model, flag: int, message: str) -> No
     # the staff member's language (the operator's record, like the ``django_totp`` log).
     # LogEntry.objects.log_action is deprecated in Django 5.1; the model API works on 4.2+.
     LogEntry.objects.create(
-        user_id=request.user.pk,
+        user_id=signed_in_user(request).pk,
         content_type=ContentType.objects.get_for_model(obj),
         object_id=str(obj.pk),
         object_repr=str(obj)[:200],
@@ -114,10 +130,14 @@ class LockedListFilter(admin.SimpleListFilter):
     title = _("locked")
     parameter_name = "locked"
 
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+    def lookups(
+        self, request: HttpRequest, model_admin: admin.ModelAdmin[Any]
+    ) -> list[tuple[str, StrOrPromise]]:
         return [("yes", _("Yes")), ("no", _("No"))]
 
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+    def queryset(
+        self, request: HttpRequest, queryset: QuerySet[TOTPDevice]
+    ) -> QuerySet[TOTPDevice]:
         if self.value() == "yes":
             return queryset.filter(locked_condition())
         if self.value() == "no":
@@ -126,7 +146,7 @@ class LockedListFilter(admin.SimpleListFilter):
 
 
 @admin.register(TOTPDevice)
-class TOTPDeviceAdmin(admin.ModelAdmin):
+class TOTPDeviceAdmin(_DeviceAdmin):
     list_display = [
         "user",
         "name",
@@ -169,12 +189,12 @@ class TOTPDeviceAdmin(admin.ModelAdmin):
         # Devices are created only by their owner's enrolment, which proves possession (R4).
         return False
 
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj: TOTPDevice | None = None) -> bool:
         # Unlocking is a change; renaming a superuser's device is left to superusers too.
         allowed = super().has_change_permission(request, obj)
         return allowed and (obj is None or policy.may_manage(request.user, obj.user))
 
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+    def has_delete_permission(self, request: HttpRequest, obj: TOTPDevice | None = None) -> bool:
         """The permission for the reset flow, and for deleting a user with devices.
 
         Django asks it for each device when a user is deleted (the cascade removes the
@@ -183,11 +203,19 @@ class TOTPDeviceAdmin(admin.ModelAdmin):
         allowed = super().has_delete_permission(request, obj)
         return allowed and (obj is None or policy.may_manage(request.user, obj.user))
 
-    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+    def get_actions(
+        self, request: HttpRequest, action_location: ActionLocation | None = None
+    ) -> dict[str, Any]:
         # SECURITY: Django's bulk delete would remove devices without the reset flow: no
         # verification of the staff member, signal, notice, log, nor recovery codes and
         # remembered browsers cleared. Reset is the way to remove devices (R32).
-        actions = super().get_actions(request)
+        # ``action_location`` is Django 6.1's (it warns about overrides without it); 5.2 and
+        # 6.0 never pass it.
+        # (Django 6 needs Python 3.12: on 3.11 Django is 5.2, which has no action_location.)
+        if action_location is None or sys.version_info < (3, 12):
+            actions = super().get_actions(request)
+        else:
+            actions = super().get_actions(request, action_location)
         actions.pop("delete_selected", None)
         return actions
 
@@ -217,16 +245,19 @@ class TOTPDeviceAdmin(admin.ModelAdmin):
         return super().get_object(request, object_id, from_field)
 
     def response_action(
-        self, request: HttpRequest, queryset: QuerySet[TOTPDevice]
+        self, request: HttpRequest, queryset: QuerySet[Any], *args: Any, **kwargs: Any
     ) -> HttpResponse | None:
         # Django filters ``pk__in`` the posted ids: drop those no row can have first.
-        name = admin.helpers.ACTION_CHECKBOX_NAME
+        name = helpers.ACTION_CHECKBOX_NAME
         selected = request.POST.getlist(name)
         valid = [pk for pk in selected if pk_value(self.model, pk) is not None]
         if valid != selected:
-            request.POST = request.POST.copy()  # type: ignore[misc]
-            request.POST.setlist(name, valid)
-        return super().response_action(request, queryset)
+            post = request.POST.copy()
+            post.setlist(name, valid)
+            # django-stubs types HttpRequest.POST as immutable; Django lets code replace it.
+            request.POST = post  # type: ignore[assignment]
+        # Django 6.1 passes ``action_location``; 5.2 and 6.0 do not.
+        return super().response_action(request, queryset, *args, **kwargs)
 
     def get_search_fields(self, request: HttpRequest | None) -> list[str]:
         user_model = get_user_model()
@@ -264,10 +295,10 @@ class TOTPDeviceAdmin(admin.ModelAdmin):
                 action=action,
             )
         for user in users.values():
-            for device in TOTPDevice.objects.filter(user=user):
+            for device in TOTPDevice.objects.filter(user_id=user.pk):
                 _log(request, device, DELETION, "Reset two-factor authentication")
             _log(request, user, CHANGE, "Reset two-factor authentication")
-            services.reset_user(user, actor=request.user, request=request)
+            services.reset_user(user, actor=signed_in_user(request), request=request)
         self.message_user(
             request,
             ngettext(
@@ -303,7 +334,7 @@ class TOTPDeviceAdmin(admin.ModelAdmin):
                 action=action,
             )
         for device in selected:
-            services.unlock_device(device, actor=request.user, request=request)
+            services.unlock_device(device, actor=signed_in_user(request), request=request)
             _log(request, device, CHANGE, "Unlocked: failed attempts cleared")
         self.message_user(
             request,
@@ -318,7 +349,7 @@ class TOTPDeviceAdmin(admin.ModelAdmin):
             **self.admin_site.each_context(request),
             **context,
             "opts": self.model._meta,
-            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
         }
         return deny_framing(request, TemplateResponse(request, template, context))
 
@@ -364,11 +395,13 @@ class TOTPDeviceAdmin(admin.ModelAdmin):
             *super().get_urls(),
         ]
 
-    def _user_or_404(self, request: HttpRequest, user_pk: str) -> Any:
+    def _user_or_404(self, request: HttpRequest, user_pk: str) -> AbstractBaseUser:
         """The user whose 2FA the panel acts on; 403 when the staff member may not (R32)."""
         user_model = get_user_model()
         pk = pk_value(user_model, unquote(user_pk))
         try:
+            if pk is None:  # no row can have it
+                raise user_model.DoesNotExist
             user = user_model._default_manager.get(pk=pk)
         except (user_model.DoesNotExist, ValidationError, ValueError):
             raise Http404(_("No such user.")) from None
@@ -382,7 +415,7 @@ class TOTPDeviceAdmin(admin.ModelAdmin):
             raise PermissionDenied
         user = self._user_or_404(request, user_pk)
         back = user_change_url(self.admin_site, user) or self._changelist_url()
-        devices = TOTPDevice.objects.filter(user=user)
+        devices = TOTPDevice.objects.filter(user_id=user.pk)
         if not devices.exists():
             self.message_user(request, _("This user has no two-factor devices."), messages.INFO)
             return HttpResponseRedirect(back)
@@ -396,7 +429,7 @@ class TOTPDeviceAdmin(admin.ModelAdmin):
             raise PermissionDenied
         user = self._user_or_404(request, user_pk)
         back = user_change_url(self.admin_site, user) or self._changelist_url()
-        devices = TOTPDevice.objects.filter(user=user).with_failures()
+        devices = TOTPDevice.objects.filter(user_id=user.pk).with_failures()
         if not devices.exists():
             self.message_user(request, _("No device of this user has failed attempts."))
             return HttpResponseRedirect(back)
@@ -417,7 +450,7 @@ class UserPanel:
     recovery_codes_left: int
 
 
-class TOTPDeviceInline(admin.TabularInline):
+class TOTPDeviceInline(_DeviceInline):
     """The 2FA panel on a user's admin page: devices, their state, reset and unlock.
 
     Read-only, and never the secret (R7). django_totp adds it to the admin registered for
@@ -428,8 +461,7 @@ class TOTPDeviceInline(admin.TabularInline):
     model = TOTPDevice
     fk_name = "user"
     template = "django_totp/admin/user_panel.html"
-    fields = ["name", "confirmed", "locked", "last_used_at", "created_at"]
-    readonly_fields = fields
+    fields = readonly_fields = ("name", "confirmed", "locked", "last_used_at", "created_at")
     ordering = ["created_at"]
     extra = 0
     can_delete = False
@@ -444,19 +476,23 @@ class TOTPDeviceInline(admin.TabularInline):
         # Each row's label names the user: one query for all rows, not one per row.
         return super().get_queryset(request).select_related("user")
 
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+    def has_add_permission(self, request: HttpRequest, obj: AbstractBaseUser | None = None) -> bool:
         return False
 
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+    def has_change_permission(
+        self, request: HttpRequest, obj: AbstractBaseUser | None = None
+    ) -> bool:
         # Read-only: saving the user's page never touches devices; changes go through buttons.
         return False
 
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+    def has_delete_permission(
+        self, request: HttpRequest, obj: AbstractBaseUser | None = None
+    ) -> bool:
         return False
 
     def get_formset(
-        self, request: HttpRequest, obj: Any = None, **kwargs: Any
-    ) -> type[BaseInlineFormSet]:
+        self, request: HttpRequest, obj: AbstractBaseUser | None = None, **kwargs: Any
+    ) -> type[BaseInlineFormSet[TOTPDevice, AbstractBaseUser, Any]]:
         formset = super().get_formset(request, obj, **kwargs)
         # A new class per call, so this per-request attribute is read by this page only. No
         # panel while the user is being created (obj is None): there is nothing to show yet.
@@ -464,9 +500,9 @@ class TOTPDeviceInline(admin.TabularInline):
         formset.totp_panel = panel  # type: ignore[attr-defined]
         return formset
 
-    def panel(self, request: HttpRequest, user: Any) -> UserPanel:
+    def panel(self, request: HttpRequest, user: AbstractBaseUser) -> UserPanel:
         device_admin = self.admin_site._registry.get(TOTPDevice)
-        devices = TOTPDevice.objects.filter(user=user)
+        devices = TOTPDevice.objects.filter(user_id=user.pk)
         prefix = f"{self.admin_site.name}:django_totp_totpdevice"
 
         def url(name: str, allowed: bool) -> str | None:
@@ -501,5 +537,7 @@ def attach_user_panel(site: admin.AdminSite | None = None) -> bool:
     if model_admin is None:
         return False
     if not has_user_panel(model_admin):
-        model_admin.inlines = [*model_admin.inlines, TOTPDeviceInline]
+        # django-stubs declares ``inlines`` a ClassVar; Django reads it from the instance, and
+        # changing the class would change every site that shares it.
+        model_admin.inlines = [*model_admin.inlines, TOTPDeviceInline]  # type: ignore[misc]
     return True

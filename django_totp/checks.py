@@ -8,13 +8,16 @@ Messages and hints are in English and not translated, as Django's own system che
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.apps import apps
 from django.conf import settings
 from django.core import checks
 
 from .conf import conf, has_wildcard, site_name
+
+if TYPE_CHECKING:
+    from django.contrib.admin import ModelAdmin
 
 MIDDLEWARE_PATH = "django_totp.middleware.TOTPMiddleware"
 AUTH_MIDDLEWARE_PATH = "django.contrib.auth.middleware.AuthenticationMiddleware"
@@ -82,12 +85,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
 REQUIRED_APPS = ("django.contrib.auth", "django.contrib.sessions", "crispy_forms")
 
 
-def _error(check_id: str, level: type[checks.CheckMessage] = checks.Error, **fmt: Any) -> Any:
+def _error(
+    check_id: str, level: type[checks.Error | checks.Warning] = checks.Error, **fmt: Any
+) -> checks.CheckMessage:
     msg, hint = MESSAGES[check_id]
     return level(msg.format(**fmt), hint=hint.format(**fmt), id=f"django_totp.{check_id}")
 
 
-def check_middleware(**kwargs: Any) -> list[Any]:
+def check_middleware(**kwargs: Any) -> list[checks.CheckMessage]:
     middleware = list(settings.MIDDLEWARE)
     if MIDDLEWARE_PATH not in middleware:
         return [_error("E001")]
@@ -105,11 +110,11 @@ def check_middleware(**kwargs: Any) -> list[Any]:
     return []
 
 
-def check_apps(**kwargs: Any) -> list[Any]:
+def check_apps(**kwargs: Any) -> list[checks.CheckMessage]:
     return [_error("E003", app=app) for app in REQUIRED_APPS if not apps.is_installed(app)]
 
 
-def check_settings(**kwargs: Any) -> list[Any]:
+def check_settings(**kwargs: Any) -> list[checks.CheckMessage]:
     """Every ``TOTP_*`` setting against its rules in ``conf``, reported with the rule's ID."""
     return [
         checks.Error(error.message, hint=error.hint, id=f"django_totp.{error.check_id}")
@@ -117,21 +122,21 @@ def check_settings(**kwargs: Any) -> list[Any]:
     ]
 
 
-def check_issuer(**kwargs: Any) -> list[Any]:
+def check_issuer(**kwargs: Any) -> list[checks.CheckMessage]:
     """A wildcard ALLOWED_HOSTS leaves no reliable site name when TOTP_ISSUER is empty (R33)."""
     if conf.TOTP_ISSUER or not any(has_wildcard(host) for host in settings.ALLOWED_HOSTS):
         return []
     return [_error("W008", checks.Warning, name=site_name())]
 
 
-def has_user_panel(model_admin: Any) -> bool:
+def has_user_panel(model_admin: ModelAdmin[Any]) -> bool:
     """Whether a user ModelAdmin shows django_totp's devices (``admin.TOTPDeviceInline``)."""
     from .models import TOTPDevice
 
     return any(getattr(inline, "model", None) is TOTPDevice for inline in model_admin.inlines)
 
 
-def check_user_admin(**kwargs: Any) -> list[Any]:
+def check_user_admin(**kwargs: Any) -> list[checks.CheckMessage]:
     """The user's admin page shows the 2FA panel (see ``admin.attach_user_panel``)."""
     if not apps.is_installed("django.contrib.admin"):
         return []
@@ -145,8 +150,8 @@ def check_user_admin(**kwargs: Any) -> list[Any]:
     return [_error("W005", checks.Warning, model=settings.AUTH_USER_MODEL)]
 
 
-def check_deploy_cookies(**kwargs: Any) -> list[Any]:
-    warnings = []
+def check_deploy_cookies(**kwargs: Any) -> list[checks.CheckMessage]:
+    warnings: list[checks.CheckMessage] = []
     if not settings.SESSION_COOKIE_SECURE:
         warnings.append(_error("W001", checks.Warning))
     if not settings.CSRF_COOKIE_SECURE:
@@ -156,14 +161,14 @@ def check_deploy_cookies(**kwargs: Any) -> list[Any]:
     return warnings
 
 
-def check_rest_framework(**kwargs: Any) -> list[Any]:
+def check_rest_framework(**kwargs: Any) -> list[checks.CheckMessage]:
     """DRF authenticates inside its views, where the middleware cannot look (R29)."""
     if not apps.is_installed("rest_framework"):
         return []
     from . import drf
     from .drf import views as drf_views
 
-    warnings = []
+    warnings: list[checks.CheckMessage] = []
     if drf.password_auth_unguarded():
         warnings.append(_error("W006", checks.Warning))
     for route in drf_views.password_token_routes():

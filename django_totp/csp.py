@@ -11,7 +11,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
 
 try:
     from django.middleware.csp import get_nonce
@@ -27,7 +28,7 @@ HEADER = "Content-Security-Policy"
 Policy = Mapping[str, Any]
 
 
-def site_policy(request: HttpRequest, response: HttpResponse) -> Policy | None:
+def site_policy(request: HttpRequest, response: HttpResponseBase) -> Policy | None:
     """The policy Django's CSP middleware will write on ``response``; None if it writes none.
 
     None as well when the header is set already: the middleware then leaves the response alone.
@@ -39,6 +40,6 @@ def site_policy(request: HttpRequest, response: HttpResponse) -> Policy | None:
     return policy or None
 
 
-def override(response: HttpResponse, policy: Policy) -> None:
+def override(response: HttpResponseBase, policy: Policy) -> None:
     """Have the middleware write ``policy`` on ``response``, as ``csp_override()`` would."""
     response._csp_config = policy  # type: ignore[attr-defined]

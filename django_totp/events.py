@@ -14,6 +14,8 @@ from . import signals
 from .models import TOTPDevice
 
 if TYPE_CHECKING:
+    from django.contrib.auth.base_user import AbstractBaseUser
+    from django.contrib.auth.models import AnonymousUser
     from django.http import HttpRequest
 
     from .services import Result
@@ -28,7 +30,7 @@ def client_ip(request: HttpRequest | None) -> str | None:
 def log_event(
     event: str,
     *,
-    user: Any,
+    user: AbstractBaseUser | AnonymousUser | None,
     device: TOTPDevice | None = None,
     request: HttpRequest | None = None,
     level: int = logging.INFO,
@@ -54,7 +56,9 @@ def log_event(
     )
 
 
-def report_attempt(result: Result, user: Any, request: HttpRequest | None, *, event: str) -> None:
+def report_attempt(
+    result: Result, user: AbstractBaseUser, request: HttpRequest | None, *, event: str
+) -> None:
     """Signal and log an attempt: ``event`` is ``verified``, ``enrolled`` or ``recovery``."""
     if result.accepted:
         if event == "recovery":
@@ -90,7 +94,12 @@ def report_attempt(result: Result, user: Any, request: HttpRequest | None, *, ev
 
 
 def report_removed(
-    user: Any, device: TOTPDevice, device_id: int, request: HttpRequest | None, *, event: str
+    user: AbstractBaseUser,
+    device: TOTPDevice,
+    device_id: int,
+    request: HttpRequest | None,
+    *,
+    event: str,
 ) -> None:
     """``device`` is deleted (its ``pk`` is ``None``); ``device_id`` is the id it had."""
     signals.device_removed.send(TOTPDevice, user=user, device=device, actor=user, request=request)

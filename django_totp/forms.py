@@ -12,6 +12,7 @@ from . import services
 from .conf import conf
 from .models import TOTPDevice
 from .services import Outcome
+from .users import signed_in_user
 
 ERROR_MESSAGES = {
     Outcome.INVALID: _("That code is not right. Enter the code your app shows now."),
@@ -69,10 +70,10 @@ class CodeForm(forms.Form):
         self.helper.add_input(Submit("submit", submit_label or self.submit_label))
 
     def check(self, raw_code: str) -> services.Result:
-        return services.verify_code(self.request.user, raw_code, request=self.request)
+        return services.verify_code(signed_in_user(self.request), raw_code, request=self.request)
 
     def clean_code(self) -> str:
-        raw_code = self.cleaned_data["code"]
+        raw_code: str = self.cleaned_data["code"]
         self.result = result = self.check(raw_code)
         if result.accepted:
             return raw_code
@@ -126,7 +127,9 @@ class RecoveryCodeForm(CodeForm):
     }
 
     def check(self, raw_code: str) -> services.Result:
-        return services.verify_recovery_code(self.request.user, raw_code, request=self.request)
+        return services.verify_recovery_code(
+            signed_in_user(self.request), raw_code, request=self.request
+        )
 
 
 class RenameDeviceForm(forms.Form):
@@ -142,7 +145,7 @@ class RenameDeviceForm(forms.Form):
         self.helper.add_input(Submit("submit", _("Rename")))
 
     def clean_name(self) -> str:
-        name = self.cleaned_data["name"]
+        name: str = self.cleaned_data["name"]
         if any(not character.isprintable() for character in name):
             raise forms.ValidationError(_("Use letters, digits, spaces and punctuation only."))
         return name

@@ -90,7 +90,7 @@ class TOTPMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse | Awaitable[HttpResponse]:
         if self.is_async:
             return self.__acall__(request)
-        return self.intercept(request) or self.get_response(request)  # type: ignore[return-value]
+        return self.intercept(request) or self.get_response(request)
 
     async def __acall__(self, request: HttpRequest) -> HttpResponse:
         # The user and device lookups are database queries, so the decision runs in a thread.
@@ -114,7 +114,8 @@ class TOTPMiddleware:
         """The response that replaces the view, or ``None`` to let the request through."""
         # One load serves both: request.totp in sync code, await request.atotp() in async
         # views, where the lazy object's query would raise SynchronousOnlyOperation.
-        request.totp = SimpleLazyObject(functools.partial(session.load_state, request))  # type: ignore[attr-defined]
+        session.set_state(request, SimpleLazyObject(functools.partial(session.load_state, request)))
+        # ``atotp`` is django_totp's own attribute: HttpRequest does not declare it.
         request.atotp = functools.partial(_aload, request)  # type: ignore[attr-defined]
         if not request.user.is_authenticated:
             return None
@@ -122,7 +123,7 @@ class TOTPMiddleware:
         # exempt pages still cost an unverified session no query.
         if session.holds_trusted_record(request) or is_exempt(request):
             return None
-        step = step_required(request, request.totp)  # type: ignore[attr-defined]
+        step = step_required(request, session.state_of(request))
         if step is Step.SIGN_IN_AGAIN:
             return self.restart_login(request)
         if step is Step.VERIFY:

@@ -2,17 +2,23 @@ from __future__ import annotations
 
 import datetime
 import secrets
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connections, models, router
+from django.db.models.fields.related import RelatedField
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from . import crypto, oath
 from .conf import conf
+
+if TYPE_CHECKING:
+    from django.contrib.auth.base_user import AbstractBaseUser
+
+_Row = TypeVar("_Row", bound=models.Model)
 
 
 class FailureCounter(models.Model):
@@ -54,7 +60,7 @@ class FailureCounter(models.Model):
         self.save(update_fields=["failure_count", "last_failure_at"])
 
 
-def lock_rows(rows: models.QuerySet[Any]) -> list[Any]:
+def lock_rows(rows: models.QuerySet[_Row]) -> list[_Row]:
     """The rows (devices or accounts), locked until the end of the current transaction."""
     if connections[rows.db].features.has_select_for_update:
         return list(rows.select_for_update().order_by("pk"))
@@ -76,7 +82,7 @@ def pk_value(model: type[models.Model], raw: Any) -> Any | None:
     finding nothing, and ``pk__in`` does so on every version.
     """
     field = model._meta.pk
-    while field.is_relation:  # a primary key that is a one-to-one link to a parent
+    while isinstance(field, RelatedField):  # a primary key that is a one-to-one link to a parent
         field = field.target_field
     try:
         value = field.to_python(raw)
@@ -85,7 +91,9 @@ def pk_value(model: type[models.Model], raw: Any) -> Any | None:
     if not isinstance(value, int):
         return value
     ops = connections[router.db_for_read(model)].ops
-    low, high = ops.integer_field_range(field.get_internal_type())
+    # The stubs say int; SQLite said None on Django 4.2.
+    bounds: tuple[int | None, int | None] = ops.integer_field_range(field.get_internal_type())
+    low, high = bounds
     # SQLite says (None, None) on Django 4.2, but its driver stops at 64 bits too.
     low = max(low if low is not None else INT64_MIN, INT64_MIN)
     high = min(high if high is not None else INT64_MAX, INT64_MAX)
@@ -162,10 +170,12 @@ class TOTPDevice(FailureCounter):
         return f"{self.name} ({self.user})"
 
     @classmethod
-    def new_pending(cls, user: models.Model) -> TOTPDevice:
+    def new_pending(cls, user: AbstractBaseUser) -> TOTPDevice:
         """An unsaved, unconfirmed device with a fresh secret and the current settings."""
         device = cls(
-            user=user,
+            # django-stubs types this foreign key as the user model of the settings mypy runs
+            # with (auth.User); any AUTH_USER_MODEL instance is what it holds.
+            user=user,  # type: ignore[misc]
             # The field's default, in the language of the user setting it up; they can rename it.
             name=gettext("Authenticator app"),
             digits=conf.TOTP_DIGITS,

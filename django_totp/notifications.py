@@ -31,11 +31,13 @@ send is logged to the ``django_totp`` logger, never raised into the request.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from django.core.mail import send_mail
 from django.db import transaction
+from django.dispatch import Signal
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -45,6 +47,7 @@ from .events import client_ip
 from .models import TOTPDevice
 
 if TYPE_CHECKING:
+    from django.contrib.auth.base_user import AbstractBaseUser
     from django.http import HttpRequest
 
 logger = logging.getLogger("django_totp")
@@ -62,14 +65,16 @@ NOTICES = (
 )
 
 
-def email_address(user: Any) -> str:
+def email_address(user: AbstractBaseUser) -> str:
     """The user's address, by the user model's ``get_email_field_name()``; "" when none."""
     get_name = getattr(user, "get_email_field_name", None)
     field = get_name() if get_name is not None else "email"
     return getattr(user, field, "") or ""
 
 
-def notify(user: Any, notice: str, *, request: HttpRequest | None = None, **context: Any) -> None:
+def notify(
+    user: AbstractBaseUser, notice: str, *, request: HttpRequest | None = None, **context: Any
+) -> None:
     """Send ``notice`` to ``user`` once the current transaction commits.
 
     Nothing is sent if ``TOTP_NOTIFY_BY_EMAIL`` is False, the user has no address, or the
@@ -90,7 +95,7 @@ def notify(user: Any, notice: str, *, request: HttpRequest | None = None, **cont
     transaction.on_commit(partial(_send, user, address, notice, context))
 
 
-def _send(user: Any, address: str, notice: str, context: dict[str, Any]) -> None:
+def _send(user: AbstractBaseUser, address: str, notice: str, context: dict[str, Any]) -> None:
     # SECURITY: the change is already committed; a broken mail server or template must not
     # turn it into an error page. Any failure is logged (without the message) and dropped.
     try:
@@ -114,8 +119,8 @@ def _send(user: Any, address: str, notice: str, context: dict[str, Any]) -> None
 
 def on_devices_reset(
     sender: Any,
-    user: Any,
-    actor: Any,
+    user: AbstractBaseUser,
+    actor: AbstractBaseUser | None,
     device_ids: list[int],
     request: HttpRequest | None = None,
     **kw: Any,
@@ -127,20 +132,28 @@ def on_devices_reset(
 
 
 def on_device_confirmed(
-    sender: Any, user: Any, device: TOTPDevice, request: HttpRequest | None = None, **kw: Any
+    sender: Any,
+    user: AbstractBaseUser,
+    device: TOTPDevice,
+    request: HttpRequest | None = None,
+    **kw: Any,
 ) -> None:
     notify(user, "device_added", request=request, device_name=device.name)
 
 
 def on_device_removed(
-    sender: Any, user: Any, device: TOTPDevice, request: HttpRequest | None = None, **kw: Any
+    sender: Any,
+    user: AbstractBaseUser,
+    device: TOTPDevice,
+    request: HttpRequest | None = None,
+    **kw: Any,
 ) -> None:
     notify(user, "device_removed", request=request, device_name=device.name)
 
 
 def on_repeated_failures(
     sender: Any,
-    user: Any,
+    user: AbstractBaseUser,
     device: TOTPDevice,
     failures: int,
     request: HttpRequest | None = None,
@@ -159,19 +172,27 @@ def on_repeated_failures(
 
 
 def on_device_locked(
-    sender: Any, user: Any, device: TOTPDevice, request: HttpRequest | None = None, **kw: Any
+    sender: Any,
+    user: AbstractBaseUser,
+    device: TOTPDevice,
+    request: HttpRequest | None = None,
+    **kw: Any,
 ) -> None:
     notify(user, "locked", request=request, device_name=device.name)
 
 
 def on_recovery_code_used(
-    sender: Any, user: Any, remaining: int, request: HttpRequest | None = None, **kw: Any
+    sender: Any,
+    user: AbstractBaseUser,
+    remaining: int,
+    request: HttpRequest | None = None,
+    **kw: Any,
 ) -> None:
     notify(user, "recovery_code_used", request=request, remaining=remaining)
 
 
 def on_recovery_codes_regenerated(
-    sender: Any, user: Any, request: HttpRequest | None = None, **kw: Any
+    sender: Any, user: AbstractBaseUser, request: HttpRequest | None = None, **kw: Any
 ) -> None:
     # SECURITY: new codes void the user's own; a session thief making them must not go
     # unnoticed (R35).
@@ -179,14 +200,18 @@ def on_recovery_codes_regenerated(
 
 
 def on_device_unlocked(
-    sender: Any, user: Any, device: TOTPDevice, request: HttpRequest | None = None, **kw: Any
+    sender: Any,
+    user: AbstractBaseUser,
+    device: TOTPDevice,
+    request: HttpRequest | None = None,
+    **kw: Any,
 ) -> None:
     # SECURITY: an unlock gives whoever has the password another TOTP_MAX_FAILURES guesses;
     # the user must hear of it (R32, R35).
     notify(user, "unlocked", request=request, device_name=device.name)
 
 
-RECEIVERS = [
+RECEIVERS: list[tuple[Signal, Callable[..., None]]] = [
     (signals.devices_reset, on_devices_reset),
     (signals.device_confirmed, on_device_confirmed),
     (signals.device_removed, on_device_removed),

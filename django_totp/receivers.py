@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.http import HttpRequest
 
@@ -8,8 +8,13 @@ from . import revocation, services, session
 from .conf import conf
 from .models import TOTPDevice
 
+if TYPE_CHECKING:
+    from django.contrib.auth.base_user import AbstractBaseUser
 
-def start_pending_stage(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
+
+def start_pending_stage(
+    sender: Any, request: HttpRequest | None, user: AbstractBaseUser, **kwargs: Any
+) -> None:
     """A password login starts the pending stage: only a code verifies the new session.
 
     A valid "remember this browser" cookie counts as that code (R23): it is checked here,

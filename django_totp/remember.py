@@ -8,7 +8,7 @@ changing the password makes every such cookie worthless at once.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core import signing
@@ -18,11 +18,14 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 from .conf import conf
 from .models import TOTPAccount, TOTPDevice
 
+if TYPE_CHECKING:
+    from django.contrib.auth.base_user import AbstractBaseUser
+
 COOKIE_SALT = "django_totp.remember"
 SESSION_SALT = "django_totp.remember.session"
 
 
-def _cookie_digest(user: Any, device_id: int, token: str) -> str:
+def _cookie_digest(user: AbstractBaseUser, device_id: int, token: str) -> str:
     # SECURITY: the session auth hash changes with the password, so a password change ends
     # every remembered browser without a write here (R23).
     value = f"{token}:{device_id}:{user.get_session_auth_hash()}"
@@ -38,14 +41,14 @@ def token_digest(token: str) -> str:
     return salted_hmac(SESSION_SALT, token, algorithm="sha256").hexdigest()
 
 
-def cookie_value(user: Any, device: TOTPDevice) -> str:
+def cookie_value(user: AbstractBaseUser, device: TOTPDevice) -> str:
     """The signed value of a "remember this browser" cookie for ``user`` and ``device``."""
-    account, _ = TOTPAccount.objects.get_or_create(user=user)
+    account, _ = TOTPAccount.objects.get_or_create(user_id=user.pk)
     digest = _cookie_digest(user, device.pk, account.remember_token)
     return signing.dumps({"u": str(user.pk), "d": device.pk, "v": digest}, salt=COOKIE_SALT)
 
 
-def remembered_device(user: Any, value: str | None) -> TOTPDevice | None:
+def remembered_device(user: AbstractBaseUser, value: str | None) -> TOTPDevice | None:
     """The confirmed device a valid remember cookie vouches for, else ``None`` (R23).
 
     Tampered, expired, foreign and revoked cookies, and every cookie while
@@ -55,7 +58,7 @@ def remembered_device(user: Any, value: str | None) -> TOTPDevice | None:
     return found[0] if found is not None else None
 
 
-def check_cookie(user: Any, value: str | None) -> tuple[TOTPDevice, str] | None:
+def check_cookie(user: AbstractBaseUser, value: str | None) -> tuple[TOTPDevice, str] | None:
     """``remembered_device``, with the remember token the cookie was checked against.
 
     A sign-in records the session against that token (``session.mark_verified``), so
@@ -74,8 +77,8 @@ def check_cookie(user: Any, value: str | None) -> tuple[TOTPDevice, str] | None:
         return None
     if not isinstance(payload.get("d"), int):
         return None
-    device = TOTPDevice.objects.confirmed().filter(user=user, pk=payload["d"]).first()
-    account = TOTPAccount.objects.filter(user=user).first()
+    device = TOTPDevice.objects.confirmed().filter(user_id=user.pk, pk=payload["d"]).first()
+    account = TOTPAccount.objects.filter(user_id=user.pk).first()
     if device is None or account is None:
         return None
     token = account.remember_token

@@ -13,7 +13,7 @@ import enum
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
@@ -31,8 +31,10 @@ from .models import (
     lock_rows,
 )
 from .policy import enrolment_required, may_manage
+from .users import signed_in_user
 
 if TYPE_CHECKING:
+    from django.contrib.auth.base_user import AbstractBaseUser
     from django.http import HttpRequest
 
 
@@ -123,30 +125,32 @@ def _check_locked_devices(devices: Sequence[TOTPDevice], raw_code: str) -> Resul
     )
 
 
-def _locked_account(user: Any) -> TOTPAccount:
+def _locked_account(user: AbstractBaseUser) -> TOTPAccount:
     """The user's account row, created if needed, locked until the end of the transaction.
 
     Lock order, to keep PostgreSQL free of deadlocks: a user's account row before their device
     rows, in every transaction that takes both.
     """
     # Lock first: on SQLite a read before the locking write would deadlock concurrent callers.
-    found = lock_rows(TOTPAccount.objects.filter(user=user))
+    found = lock_rows(TOTPAccount.objects.filter(user_id=user.pk))
     if found:
         return found[0]
-    TOTPAccount.objects.get_or_create(user=user)
-    return lock_rows(TOTPAccount.objects.filter(user=user))[0]
+    TOTPAccount.objects.get_or_create(user_id=user.pk)
+    return lock_rows(TOTPAccount.objects.filter(user_id=user.pk))[0]
 
 
-def verify_code(user: Any, raw_code: str, *, request: HttpRequest | None = None) -> Result:
+def verify_code(
+    user: AbstractBaseUser, raw_code: str, *, request: HttpRequest | None = None
+) -> Result:
     """Check a code typed by ``user`` against their confirmed devices.
 
     Applies, in this order and under a row lock: the hard lock (R14), the back-off (R13),
-    strict input (R12), the ±``TOTP_TOLERANCE`` window on server time (R8) and the replay rule
-    (R9). Records the success or failure, then sends signals and logs the event. Does not touch
-    the session: callers pass an accepted result to ``session.mark_verified``.
+    strict input (R12), the window of ± ``TOTP_TOLERANCE`` steps on server time (R8) and the
+    replay rule (R9). Records the success or failure, then sends signals and logs the event. Does
+    not touch the session: callers pass an accepted result to ``session.mark_verified``.
     """
     with transaction.atomic():
-        devices = lock_rows(TOTPDevice.objects.confirmed().filter(user=user))
+        devices = lock_rows(TOTPDevice.objects.confirmed().filter(user_id=user.pk))
         if not devices:
             return Result(Outcome.NO_DEVICE)
         result = _check_locked_devices(devices, raw_code)
@@ -163,17 +167,19 @@ def start_setup(request: HttpRequest, *, replaces: int | None = None) -> TOTPDev
     confirmed, so moving to a new phone is one step (R25); other ids are ignored.
     """
     stepup.require(request)
-    user = request.user
+    user = signed_in_user(request)
     with transaction.atomic():
         _locked_account(user)
         expired = timezone.now() - datetime.timedelta(seconds=conf.TOTP_SETUP_TIMEOUT)
         earlier = session.pending_setup_id(request)
-        TOTPDevice.objects.pending().filter(user=user).filter(
+        TOTPDevice.objects.pending().filter(user_id=user.pk).filter(
             Q(pk=earlier) | Q(created_at__lt=expired)
         ).delete()
         device = TOTPDevice.new_pending(user)
         if replaces is not None:
-            device.replaces = TOTPDevice.objects.confirmed().filter(user=user, pk=replaces).first()
+            device.replaces = (
+                TOTPDevice.objects.confirmed().filter(user_id=user.pk, pk=replaces).first()
+            )
         device.save()
     session.start_setup(request, device.pk)
     return device
@@ -184,7 +190,11 @@ def pending_device(request: HttpRequest) -> TOTPDevice | None:
     device_id = session.pending_setup_id(request)
     if device_id is None:
         return None
-    device = TOTPDevice.objects.pending().filter(user_id=request.user.pk, pk=device_id).first()
+    device = (
+        TOTPDevice.objects.pending()
+        .filter(user_id=signed_in_user(request).pk, pk=device_id)
+        .first()
+    )
     if device is None or device.setup_expired(timezone.now()):
         return None
     return device
@@ -212,7 +222,7 @@ def confirm_device(
         if result.accepted:
             result, replaced = _activate(locked, result, request)
     events.report_attempt(result, locked.user, request, event="enrolled")
-    if replaced is not None:
+    if replaced is not None and locked.replaces_id is not None:
         # ``locked.replaces_id`` keeps the id in memory; the row's column is now NULL.
         events.report_removed(
             locked.user, replaced, locked.replaces_id, request, event="device_replaced"
@@ -225,7 +235,7 @@ def _activate(
 ) -> tuple[Result, TOTPDevice | None]:
     """Confirm ``device``; the result to report, and the device it replaced, if any."""
     user = device.user
-    others = TOTPDevice.objects.confirmed().filter(user=user).exclude(pk=device.pk)
+    others = TOTPDevice.objects.confirmed().filter(user_id=user.pk).exclude(pk=device.pk)
     is_first = not others.exists()
     replaced = others.filter(pk=device.replaces_id).first() if device.replaces_id else None
     if replaced is not None:
@@ -238,12 +248,12 @@ def _activate(
     return replace(result, recovery_codes=tuple(_new_recovery_codes(user))), replaced
 
 
-def _new_recovery_codes(user: Any) -> list[str]:
+def _new_recovery_codes(user: AbstractBaseUser) -> list[str]:
     """Replace the user's recovery codes with a new set; the codes, grouped, to show once."""
     codes = recovery.generate_codes()
-    RecoveryCode.objects.filter(user=user).delete()
+    RecoveryCode.objects.filter(user_id=user.pk).delete()
     RecoveryCode.objects.bulk_create(
-        RecoveryCode(user=user, digest=crypto.digests(code)[0]) for code in codes
+        RecoveryCode(user_id=user.pk, digest=crypto.digests(code)[0]) for code in codes
     )
     return [recovery.group(code) for code in codes]
 
@@ -254,7 +264,7 @@ def regenerate_recovery_codes(request: HttpRequest) -> list[str]:
     Needs step-up (R5, R28).
     """
     stepup.require(request)
-    user = request.user
+    user = signed_in_user(request)
     with transaction.atomic():
         _locked_account(user)
         codes = _new_recovery_codes(user)
@@ -263,11 +273,13 @@ def regenerate_recovery_codes(request: HttpRequest) -> list[str]:
     return codes
 
 
-def recovery_codes_left(user: Any) -> int:
-    return RecoveryCode.objects.unused().filter(user=user).count()
+def recovery_codes_left(user: AbstractBaseUser) -> int:
+    return RecoveryCode.objects.unused().filter(user_id=user.pk).count()
 
 
-def verify_recovery_code(user: Any, raw_code: str, *, request: HttpRequest | None = None) -> Result:
+def verify_recovery_code(
+    user: AbstractBaseUser, raw_code: str, *, request: HttpRequest | None = None
+) -> Result:
     """Check a recovery code in place of a code from a device (R22).
 
     Throttled and capped like device codes, on a counter of its own, so a device locked by
@@ -276,7 +288,7 @@ def verify_recovery_code(user: Any, raw_code: str, *, request: HttpRequest | Non
     """
     with transaction.atomic():
         account = _locked_account(user)
-        devices = list(TOTPDevice.objects.confirmed().filter(user=user).order_by("pk"))
+        devices = list(TOTPDevice.objects.confirmed().filter(user_id=user.pk).order_by("pk"))
         if not devices:
             return Result(Outcome.NO_DEVICE)
         result = _check_recovery_code(account, devices[0], raw_code)
@@ -314,7 +326,11 @@ def _check_recovery_code(account: TOTPAccount, device: TOTPDevice, raw_code: str
 
 
 def reset_user(
-    user: Any, *, actor: Any = None, request: HttpRequest | None = None, event: str = "reset"
+    user: AbstractBaseUser,
+    *,
+    actor: AbstractBaseUser | None = None,
+    request: HttpRequest | None = None,
+    event: str = "reset",
 ) -> int:
     """Remove all of ``user``'s devices, recovery codes and remembered browsers.
 
@@ -325,9 +341,9 @@ def reset_user(
     if not may_manage(actor, user):
         raise PermissionDenied
     with transaction.atomic():
-        lock_rows(TOTPAccount.objects.filter(user=user))
+        lock_rows(TOTPAccount.objects.filter(user_id=user.pk))
         # SECURITY: locked first, so a verification recorded meanwhile is found and ended (R27).
-        device_ids = [device.pk for device in lock_rows(TOTPDevice.objects.filter(user=user))]
+        device_ids = [device.pk for device in lock_rows(TOTPDevice.objects.filter(user_id=user.pk))]
         _spare_current_session(request, user, device_ids)
         TOTPDevice.objects.filter(pk__in=device_ids).delete()
         _delete_account_state(user)
@@ -350,19 +366,20 @@ def disable(request: HttpRequest) -> bool:
     Needs step-up (R5, R28); False, and nothing removed, where the policy requires 2FA (R25).
     """
     stepup.require(request)
-    if not may_be_left_without_a_device(request.user):
+    user = signed_in_user(request)
+    if not may_be_left_without_a_device(user):
         return False
-    reset_user(request.user, actor=request.user, request=request, event="disabled")
+    reset_user(user, actor=user, request=request, event="disabled")
     return True
 
 
-def may_be_left_without_a_device(user: Any) -> bool:
+def may_be_left_without_a_device(user: AbstractBaseUser) -> bool:
     """The last-device rule (R25): a user the policy covers always keeps one device."""
     return not enrolment_required(user)
 
 
 def unlock_device(
-    device: TOTPDevice, *, actor: Any = None, request: HttpRequest | None = None
+    device: TOTPDevice, *, actor: AbstractBaseUser | None = None, request: HttpRequest | None = None
 ) -> None:
     """Clear a device's failures, and the owner's recovery-code failures, so they can try again.
 
@@ -394,10 +411,10 @@ def remove_device(request: HttpRequest, device_id: int) -> bool:
     included. Raises ``TOTPDevice.DoesNotExist`` for a device that is not the user's.
     """
     stepup.require(request)
-    user = request.user
+    user = signed_in_user(request)
     with transaction.atomic():
-        lock_rows(TOTPAccount.objects.filter(user=user))
-        devices = lock_rows(TOTPDevice.objects.confirmed().filter(user=user))
+        lock_rows(TOTPAccount.objects.filter(user_id=user.pk))
+        devices = lock_rows(TOTPDevice.objects.confirmed().filter(user_id=user.pk))
         target = next((d for d in devices if d.pk == device_id), None)
         if target is None:
             raise TOTPDevice.DoesNotExist(device_id)
@@ -412,18 +429,18 @@ def remove_device(request: HttpRequest, device_id: int) -> bool:
     return True
 
 
-def _delete_account_state(user: Any) -> None:
+def _delete_account_state(user: AbstractBaseUser) -> None:
     """2FA is off for ``user``: their recovery codes and account row go too.
 
     The account row holds the remember token and the recovery-code failures; a new one is made
     when needed.
     """
-    RecoveryCode.objects.filter(user=user).delete()
-    TOTPAccount.objects.filter(user=user).delete()
+    RecoveryCode.objects.filter(user_id=user.pk).delete()
+    TOTPAccount.objects.filter(user_id=user.pk).delete()
 
 
 def _spare_current_session(
-    request: HttpRequest | None, user: Any, device_ids: Sequence[int]
+    request: HttpRequest | None, user: AbstractBaseUser, device_ids: Sequence[int]
 ) -> None:
     """The user's own session survives the removal of their devices; every other one ends."""
     if request is not None and getattr(getattr(request, "user", None), "pk", None) == user.pk:
@@ -433,7 +450,9 @@ def _spare_current_session(
 def rename_device(request: HttpRequest, device_id: int, name: str) -> None:
     """Needs step-up; raises ``TOTPDevice.DoesNotExist`` for a device that is not the user's."""
     stepup.require(request)
-    devices = TOTPDevice.objects.confirmed().filter(user_id=request.user.pk, pk=device_id)
+    devices = TOTPDevice.objects.confirmed().filter(
+        user_id=signed_in_user(request).pk, pk=device_id
+    )
     if not devices.update(name=name):
         raise TOTPDevice.DoesNotExist(device_id)
 
@@ -444,10 +463,10 @@ def forget_browsers(request: HttpRequest) -> None:
     Needs step-up. The sessions those browsers signed in end too, this one excepted.
     """
     stepup.require(request)
-    user = request.user
+    user = signed_in_user(request)
     with transaction.atomic():
         _locked_account(user).forget_browsers()
-        device_ids = TOTPDevice.objects.filter(user=user).values_list("pk", flat=True)
+        device_ids = TOTPDevice.objects.filter(user_id=user.pk).values_list("pk", flat=True)
         revocation.end_sessions(
             list(device_ids),
             method=VerificationMethod.REMEMBERED_BROWSER,
@@ -457,7 +476,7 @@ def forget_browsers(request: HttpRequest) -> None:
 
 
 def sign_in_remembered(
-    request: HttpRequest, user: Any, cookie_value: str | None
+    request: HttpRequest, user: AbstractBaseUser, cookie_value: str | None
 ) -> TOTPDevice | None:
     """At password login: a valid remember cookie verifies the session; the device it names.
 

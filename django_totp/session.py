@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypedDict
 
 from django.db import transaction
 from django.db.models import OuterRef, Subquery
@@ -31,11 +31,29 @@ from .models import TOTPAccount, TOTPDevice, VerificationMethod, lock_rows
 from .policy import enrolment_required
 
 if TYPE_CHECKING:
+    from django.contrib.auth.base_user import AbstractBaseUser
     from django.http import HttpRequest
 
 VERIFIED_KEY = "_totp_verified"
 PASSWORD_AT_KEY = "_totp_password_at"
 SETUP_KEY = "_totp_setup"
+
+
+class VerifiedRecord(TypedDict, total=False):
+    """The session's ``VERIFIED_KEY`` entry, as ``mark_verified`` writes it.
+
+    Read back from the session engine, so readers still check what they rely on (``.get``,
+    ``isinstance``): a record written by an older version may lack keys.
+    """
+
+    device: int  # the device that verified the session
+    user: str  # str(user.pk): a pk of any type survives JSON
+    method: str  # a VerificationMethod value
+    at: float  # Unix time of the verification
+    checked: float  # Unix time the device table last confirmed the record (R27)
+    key: str  # the session key it was recorded under (when sessions can be ended)
+    remember: str  # remembered browser: digest of the token its cookie was checked with
+
 
 # What a person typed in this session; a remembered browser is not among them (R28).
 TYPED_METHODS = frozenset({VerificationMethod.CODE, VerificationMethod.RECOVERY_CODE})
@@ -76,6 +94,12 @@ ANONYMOUS = TOTPState()
 CLOCK_SKEW_SECONDS = 5
 
 
+def set_state(request: HttpRequest, state: TOTPState | SimpleLazyObject[TOTPState]) -> None:
+    """Make ``state`` (or a lazy object loading it) ``request.totp`` for the rest of the request."""
+    # ``totp`` is django_totp's own attribute: HttpRequest does not declare it.
+    request.totp = state  # type: ignore[attr-defined]
+
+
 def state_of(request: HttpRequest) -> TOTPState:
     """The state the middleware loaded for this request, or loaded now."""
     state = getattr(request, "totp", None)
@@ -84,7 +108,7 @@ def state_of(request: HttpRequest) -> TOTPState:
 
 def holds_trusted_record(request: HttpRequest, now: float | None = None) -> bool:
     """Whether the session's own record shows it verified, with no query needed to confirm."""
-    record = request.session.get(VERIFIED_KEY) or {}
+    record: VerifiedRecord = request.session.get(VERIFIED_KEY) or VerifiedRecord()
     checked = record.get("checked")
     if not isinstance(checked, (int, float)):
         return False
@@ -114,7 +138,7 @@ def confirmed_state(request: HttpRequest) -> TOTPState:
     sees this state too.
     """
     state = _checked_state(request)
-    request.totp = state  # type: ignore[attr-defined]
+    set_state(request, state)
     return state
 
 
@@ -122,7 +146,7 @@ def _checked_state(request: HttpRequest) -> TOTPState:
     user = request.user
     if not user.is_authenticated:
         return ANONYMOUS
-    record = request.session.get(VERIFIED_KEY) or {}
+    record: VerifiedRecord = request.session.get(VERIFIED_KEY) or VerifiedRecord()
     # One query: the user's confirmed devices, with what a remembered sign-in depends on.
     token = TOTPAccount.objects.filter(user_id=OuterRef("user_id")).values("remember_token")
     devices = dict(
@@ -135,9 +159,9 @@ def _checked_state(request: HttpRequest) -> TOTPState:
     is_verified = record.get("user") == str(user.pk) and record.get("device") in devices
     if is_verified and record.get("method") == VerificationMethod.REMEMBERED_BROWSER:
         # SECURITY: "forget all browsers" replaced the token: this sign-in is over (R23).
-        token = devices[record["device"]] or ""
+        remember_token = devices[record["device"]] or ""
         is_verified = constant_time_compare(
-            str(record.get("remember")), remember.token_digest(token)
+            str(record.get("remember")), remember.token_digest(remember_token)
         )
     if is_verified:
         _confirmed(request, record)
@@ -152,13 +176,13 @@ def _checked_state(request: HttpRequest) -> TOTPState:
     )
 
 
-def _verified_state(record: dict[str, Any]) -> TOTPState:
+def _verified_state(record: VerifiedRecord) -> TOTPState:
     return TOTPState(
         is_verified=True, has_device=True, verified_at=record.get("at"), method=record.get("method")
     )
 
 
-def _confirmed(request: HttpRequest, record: dict[str, Any]) -> None:
+def _confirmed(request: HttpRequest, record: VerifiedRecord) -> None:
     """The device table just confirmed the record: trust it again for the interval."""
     if not revocation.sessions_can_be_ended():
         return  # checked on every request; writing would only make the cookie change
@@ -213,7 +237,7 @@ def mark_verified(
         request.session.cycle_key()
         rotate_token(request)
         now = time.time()
-        record: dict[str, Any] = {
+        record: VerifiedRecord = {
             "device": device.pk,
             "user": str(device.user_id),
             "method": str(method),
@@ -225,18 +249,19 @@ def mark_verified(
         if revocation.sessions_can_be_ended():
             if request.session.session_key is None:
                 request.session.save()
-            record["key"] = key = request.session.session_key
+            key = request.session.session_key
             assert key is not None
+            record["key"] = key
             revocation.record(device.pk, key, str(method), replacing=old_key)
         request.session[VERIFIED_KEY] = record
         request.session.pop(PASSWORD_AT_KEY, None)
     revocation.prune(device.user_id, sparing=record.get("key"))
     # What the rest of this request asks (step-up right after a fresh code) sees the new state.
-    request.totp = _verified_state(record)  # type: ignore[attr-defined]
+    set_state(request, _verified_state(record))
     return True
 
 
-def rebind(request: HttpRequest, user: Any, removing: set[int]) -> None:
+def rebind(request: HttpRequest, user: AbstractBaseUser, removing: set[int]) -> None:
     """Keep this session of ``user`` out of the removal of the devices ``removing``.
 
     A session verified by one of them is recorded against another of the user's devices,
@@ -244,16 +269,19 @@ def rebind(request: HttpRequest, user: Any, removing: set[int]) -> None:
     it is no longer verified, but stays signed in. Called, under the caller's lock on the
     user's devices, before they are removed.
     """
-    record = request.session.get(VERIFIED_KEY)
+    record: VerifiedRecord | None = request.session.get(VERIFIED_KEY)
     if not record or record.get("user") != str(user.pk) or record.get("device") not in removing:
         return
     key = request.session.session_key
     revocation.forget_session(key)
     remaining = (
-        TOTPDevice.objects.confirmed().filter(user=user).exclude(pk__in=removing).order_by("pk")
+        TOTPDevice.objects.confirmed()
+        .filter(user_id=user.pk)
+        .exclude(pk__in=removing)
+        .order_by("pk")
     ).first()
     # What the rest of this request asks is answered after the removal, from the table.
-    request.totp = SimpleLazyObject(lambda: load_state(request))  # type: ignore[attr-defined]
+    set_state(request, SimpleLazyObject(lambda: load_state(request)))
     if remaining is None:
         request.session.pop(VERIFIED_KEY, None)
         return
@@ -275,7 +303,7 @@ def pending_expired(request: HttpRequest, now: float | None = None) -> bool:
     A session without the timestamp (logged in before django-totp was installed, or by code
     that bypassed ``login()``) counts as expired.
     """
-    started = request.session.get(PASSWORD_AT_KEY)
+    started: float | None = request.session.get(PASSWORD_AT_KEY)
     if started is None:
         return True
     return (now if now is not None else time.time()) - started > conf.TOTP_PENDING_TIMEOUT

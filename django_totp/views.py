@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.db import DatabaseError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render, resolve_url
 from django.urls import NoReverseMatch
 from django.utils.decorators import method_decorator
@@ -25,6 +26,9 @@ from .conf import conf, site_name
 from .forms import CodeForm, ConfirmDeviceForm, RecoveryCodeForm, RenameDeviceForm, VerifyForm
 from .models import TOTPDevice, pk_value
 from .redirects import safe_next, url_with_next
+from .users import signed_in_user
+
+_Response = TypeVar("_Response", bound=HttpResponseBase)
 
 
 def logout_url() -> str | None:
@@ -34,7 +38,7 @@ def logout_url() -> str | None:
         return None
 
 
-def deny_framing(request: HttpRequest, response: HttpResponse) -> HttpResponse:
+def deny_framing(request: HttpRequest, response: _Response) -> _Response:
     """Forbid every site, this one included, to show ``response`` in a frame."""
     # SECURITY: set by the package itself, not left to the site's XFrameOptionsMiddleware, so a
     # framed "Turn off" or "Yes, reset" button cannot be clickjacked on any site (R21).
@@ -50,17 +54,21 @@ def deny_framing(request: HttpRequest, response: HttpResponse) -> HttpResponse:
     return response
 
 
-def frame_denied(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+def frame_denied(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
     """``deny_framing`` for every response of ``view``."""
 
     @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         return deny_framing(request, view(request, *args, **kwargs))
 
     return wrapper
 
 
-sensitive = [never_cache, sensitive_post_parameters("code"), frame_denied]
+sensitive: list[Callable[[Callable[..., HttpResponseBase]], Callable[..., HttpResponseBase]]] = [
+    never_cache,
+    sensitive_post_parameters("code"),
+    frame_denied,
+]
 
 # Few enough recovery codes left that the user is asked to make new ones.
 FEW_RECOVERY_CODES = 3
@@ -72,7 +80,7 @@ class TOTPView(LoginRequiredMixin, View):
 
     template_name: str
 
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         try:
             refusal = self.refuse(request) if request.user.is_authenticated else None
             return refusal or super().dispatch(request, *args, **kwargs)
@@ -138,7 +146,7 @@ class VerifyView(TOTPView):
         response = HttpResponseRedirect(safe_next(request))
         if form.cleaned_data.get("remember"):
             assert form.result is not None and form.result.device is not None
-            value = remember.cookie_value(request.user, form.result.device)
+            value = remember.cookie_value(signed_in_user(request), form.result.device)
             remember.set_cookie(response, value)
         return response
 
@@ -256,10 +264,14 @@ class SetupView(StepUpView):
         found = pk_value(TOTPDevice, raw_id)
         if found is None:
             return None
-        return TOTPDevice.objects.confirmed().filter(user=request.user, pk=found).first()
+        return (
+            TOTPDevice.objects.confirmed()
+            .filter(user_id=signed_in_user(request).pk, pk=found)
+            .first()
+        )
 
     def show(self, request: HttpRequest, device: TOTPDevice, form: CodeForm) -> HttpResponse:
-        user = request.user
+        user = signed_in_user(request)
         account = str(user.get_username())
         issuer = site_name()
         uri = device.key_uri(account=account, issuer=issuer)
@@ -284,7 +296,7 @@ class DisableView(TOTPView):
         return self.page(request, self.form(request))
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        if not services.may_be_left_without_a_device(request.user):
+        if not services.may_be_left_without_a_device(signed_in_user(request)):
             return self.page(request, None, status=403)
         form = self.form(request, request.POST)
         if form is not None:
@@ -312,7 +324,7 @@ class DisableView(TOTPView):
             request,
             form=form,
             has_device=state.has_device,
-            required=not services.may_be_left_without_a_device(request.user),
+            required=not services.may_be_left_without_a_device(signed_in_user(request)),
         )
         response.status_code = status
         return response
@@ -324,11 +336,13 @@ class ManageView(StepUpView):
     template_name = "django_totp/manage.html"
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        user = request.user
+        user = signed_in_user(request)
         remembered = remember.remembered_device(
             user, request.COOKIES.get(conf.TOTP_REMEMBER_COOKIE_NAME)
         )
-        devices = TOTPDevice.objects.confirmed().filter(user=user).order_by("created_at", "pk")
+        devices = (
+            TOTPDevice.objects.confirmed().filter(user_id=user.pk).order_by("created_at", "pk")
+        )
         return self.render(
             request,
             devices=list(devices),
@@ -347,7 +361,7 @@ class DeviceView(StepUpView):
         found = pk_value(TOTPDevice, pk)
         if found is None:
             raise TOTPDevice.DoesNotExist(pk)
-        return TOTPDevice.objects.confirmed().get(user=request.user, pk=found)
+        return TOTPDevice.objects.confirmed().get(user_id=signed_in_user(request).pk, pk=found)
 
 
 class RenameDeviceView(DeviceView):
@@ -379,19 +393,23 @@ class RemoveDeviceView(DeviceView):
         if not services.remove_device(request, device.pk):
             return self.page(request, device, status=403)
         messages.success(request, _("“%(name)s” was removed.") % {"name": device.name})
-        if not TOTPDevice.objects.confirmed().filter(user=request.user).exists():
+        if not TOTPDevice.objects.confirmed().filter(user_id=signed_in_user(request).pk).exists():
             messages.info(request, _("Two-factor authentication is off."))
             return remember.delete_cookie(redirect("django_totp:manage"))
         return redirect("django_totp:manage")
 
     def page(self, request: HttpRequest, device: TOTPDevice, status: int = 200) -> HttpResponse:
-        others = TOTPDevice.objects.confirmed().filter(user=request.user).exclude(pk=device.pk)
+        others = (
+            TOTPDevice.objects.confirmed()
+            .filter(user_id=signed_in_user(request).pk)
+            .exclude(pk=device.pk)
+        )
         is_last = not others.exists()
         response = self.render(
             request,
             device=device,
             is_last=is_last,
-            refused=is_last and not services.may_be_left_without_a_device(request.user),
+            refused=is_last and not services.may_be_left_without_a_device(signed_in_user(request)),
         )
         response.status_code = status
         return response
@@ -405,7 +423,9 @@ class RecoveryCodesView(StepUpView):
     def get(self, request: HttpRequest) -> HttpResponse:
         if not session.state_of(request).has_device:
             return redirect("django_totp:manage")
-        return self.render(request, recovery_codes_left=services.recovery_codes_left(request.user))
+        return self.render(
+            request, recovery_codes_left=services.recovery_codes_left(signed_in_user(request))
+        )
 
     def post(self, request: HttpRequest) -> HttpResponse:
         if not session.state_of(request).has_device:

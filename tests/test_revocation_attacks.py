@@ -54,7 +54,7 @@ def stolen_copy(client: Client) -> Client:
 def test_a_session_resurrected_by_the_file_engine_cannot_enrol_a_device_after_a_reset(
     django_user_model, code_for, settings, tmp_path
 ):
-    """ATTACK: ``file`` engine (README: any backend every process reaches) with
+    """ATTACK: ``file`` engine (docs/deploying.md: any backend every process reaches) with
     SESSION_SAVE_EVERY_REQUEST. The thief polls with a stolen session while staff reset the
     user; a request in flight writes the session file back after the reset deleted it (the
     engine checks that the file exists, then renames a temp file over it). revocation.py admits

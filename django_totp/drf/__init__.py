@@ -17,6 +17,7 @@ not import ``rest_framework.views``; the token view lives in ``drf.views``.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from django.utils.crypto import constant_time_compare
@@ -30,6 +31,7 @@ from ..middleware import step_required
 from ..models import TOTPDevice
 
 if TYPE_CHECKING:
+    from django.contrib.auth.base_user import AbstractBaseUser
     from rest_framework.request import Request
     from rest_framework.views import APIView
 
@@ -50,18 +52,18 @@ def _token_digests(nonce: str, user_pk: Any, device_pk: int) -> list[str]:
     return [digest[: 40 - NONCE_CHARS] for digest in crypto.digests(value)]
 
 
-def vouched_key(user: Any, device: TOTPDevice) -> str:
+def vouched_key(user: AbstractBaseUser, device: TOTPDevice) -> str:
     """A token key that proves ``device``'s code was typed when it was minted."""
     nonce = secrets.token_hex(NONCE_CHARS // 2)
     return nonce + _token_digests(nonce, user.pk, device.pk)[0]
 
 
-def token_is_vouched(key: str, user: Any) -> bool:
+def token_is_vouched(key: str, user: AbstractBaseUser) -> bool:
     """Whether ``key`` was minted after a code from one of ``user``'s current devices."""
     nonce, digest = key[:NONCE_CHARS], key[NONCE_CHARS:]
     # SECURITY: bound to a device the user still has, so a reset or removal ends the token
     # at once, like the sessions that device verified (R17, R24).
-    device_ids = TOTPDevice.objects.confirmed().filter(user=user).values_list("pk", flat=True)
+    device_ids = TOTPDevice.objects.confirmed().filter(user_id=user.pk).values_list("pk", flat=True)
     return any(
         constant_time_compare(digest, expected)
         for device_id in device_ids
@@ -95,7 +97,13 @@ class IsTwoFactorVerified(BasePermission):
             return True
         key = getattr(request.auth, "key", None)
         by_token = isinstance(request.successful_authenticator, TokenAuthentication)
-        if by_token and isinstance(key, str) and token_is_vouched(key, user):
+        # (A token authenticates a user: is_authenticated only narrows the type.)
+        if (
+            by_token
+            and isinstance(key, str)
+            and user.is_authenticated
+            and token_is_vouched(key, user)
+        ):
             return True
         self.message = ENROL_MESSAGE if state.must_enrol else VERIFY_MESSAGE
         return False
@@ -104,12 +112,16 @@ class IsTwoFactorVerified(BasePermission):
 def password_auth_unguarded() -> bool:
     """Whether DRF's default authentication takes passwords or tokens (Basic, Token) while its
     default permissions lack ``IsTwoFactorVerified`` (check W006)."""
+    # djangorestframework-stubs types these settings as the dotted paths of the settings
+    # file; api_settings has imported them (classes, or composed permissions).
+    authenticators: Sequence[type] = api_settings.DEFAULT_AUTHENTICATION_CLASSES  # type: ignore[assignment]
+    permissions: Sequence[object] = api_settings.DEFAULT_PERMISSION_CLASSES
     risky = any(
         issubclass(authenticator, (BasicAuthentication, TokenAuthentication))
-        for authenticator in api_settings.DEFAULT_AUTHENTICATION_CLASSES
+        for authenticator in authenticators
     )
     guarded = any(
         isinstance(permission, type) and issubclass(permission, IsTwoFactorVerified)
-        for permission in api_settings.DEFAULT_PERMISSION_CLASSES
+        for permission in permissions
     )
     return risky and not guarded

@@ -5,7 +5,7 @@ Imports ``rest_framework.views``, so it is apart from the permission class (see 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils.translation import gettext_lazy as _
@@ -22,6 +22,9 @@ from ..forms import ERROR_MESSAGES, throttled_message
 from ..models import TOTPDevice
 from ..policy import enrolment_required
 from . import ENROL_MESSAGE, vouched_key
+
+if TYPE_CHECKING:
+    from django.contrib.auth.base_user import AbstractBaseUser
 
 CODE_REQUIRED = _("Enter the code your authenticator app shows.")
 
@@ -42,13 +45,14 @@ class ObtainVerifiedAuthToken(APIView):
     def post(self, request: Request) -> Response:
         serializer = self.serializer_class(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
-        user = serializer.validated_data["user"]
-        if not TOTPDevice.objects.confirmed().filter(user=user).exists():
+        user: AbstractBaseUser = serializer.validated_data["user"]
+        if not TOTPDevice.objects.confirmed().filter(user_id=user.pk).exists():
             if enrolment_required(user):
                 raise exceptions.PermissionDenied(ENROL_MESSAGE)
-            token, _created = Token.objects.get_or_create(user=user)
+            token, _created = Token.objects.get_or_create(user_id=user.pk)
             return Response({"token": token.key})
-        code = request.data.get("code")
+        # A dict here: the serializer has refused any other body.
+        code = request.data.get("code") if isinstance(request.data, dict) else None
         if not isinstance(code, str) or not code.strip():
             raise exceptions.ValidationError({"code": [CODE_REQUIRED]})
         # SECURITY: the same verification as the verify page, so a password alone never
@@ -62,8 +66,8 @@ class ObtainVerifiedAuthToken(APIView):
                     ERROR_MESSAGES.get(result.outcome, ERROR_MESSAGES[services.Outcome.INVALID])
                 )
             raise exceptions.ValidationError({"code": [message]})
-        Token.objects.filter(user=user).delete()
-        token = Token.objects.create(user=user, key=vouched_key(user, result.device))
+        Token.objects.filter(user_id=user.pk).delete()
+        token = Token.objects.create(user_id=user.pk, key=vouched_key(user, result.device))
         return Response({"token": token.key})
 
 
