@@ -281,6 +281,9 @@ class Flow:
         toggle = self.page.get_by_role("button", name="Toggle navigation")
         if toggle.is_visible() and toggle.get_attribute("aria-expanded") != "true":
             self.press(toggle)
+            # Bootstrap's "collapsing" turns into "show" when the menu has stopped moving: a
+            # tap on a link that is still sliding in can miss it on a loaded machine.
+            expect(self.page.locator("#main-nav")).to_have_class(re.compile(r"(^|\s)show(\s|$)"))
         return self.page.get_by_role("navigation")
 
     def assert_fits_the_screen(self) -> None:
