@@ -351,7 +351,7 @@ class TOTPDeviceAdmin(_DeviceAdmin):
             "opts": self.model._meta,
             "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
         }
-        return deny_framing(TemplateResponse(request, template, context))
+        return deny_framing(request, TemplateResponse(request, template, context))
 
     def _changelist_url(self) -> str:
         opts = self.model._meta

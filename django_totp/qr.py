@@ -9,6 +9,8 @@ import qrcode.image.svg
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
+SIZE_PX = 256
+
 
 def qr_svg(data: str, *, label: str) -> SafeString:
     """An accessible inline ``<svg>`` of ``data``; no image library or third party involved."""
@@ -22,12 +24,12 @@ def qr_svg(data: str, *, label: str) -> SafeString:
     qr.make(fit=True)
     svg = qr.make_image().to_string(encoding="unicode")
     # The library's output is plain markup built from module positions; only the label is ours.
-    # Its fixed size in mm is dropped so the code scales to its container on any screen.
+    # Its size in mm becomes 256 CSS pixels (16rem), the size where no site CSS sizes it; the
+    # page's CSS (".totp-qr svg" in django_totp/totp.css) scales it to its container. No style
+    # attribute: a strict Content-Security-Policy (style-src without 'unsafe-inline') drops it.
     svg = re.sub(r'^<svg width="[^"]*" height="[^"]*" ', "<svg ", svg)
     opening = format_html(
-        '<svg role="img" aria-label="{}" style="width:100%;max-width:16rem;height:auto;'
-        'display:block;margin:0 auto" ',
-        label,
+        '<svg role="img" aria-label="{}" width="{}" height="{}" ', label, SIZE_PX, SIZE_PX
     )
     svg = svg.replace("<svg ", opening, 1)
     return mark_safe(svg)  # noqa: S308

@@ -21,7 +21,7 @@ from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 
-from . import events, oath, qr, remember, services, session, stepup
+from . import csp, events, oath, qr, remember, services, session, stepup
 from .conf import conf, site_name
 from .forms import CodeForm, ConfirmDeviceForm, RecoveryCodeForm, RenameDeviceForm, VerifyForm
 from .models import TOTPDevice, pk_value
@@ -38,12 +38,19 @@ def logout_url() -> str | None:
         return None
 
 
-def deny_framing(response: _Response) -> _Response:
+def deny_framing(request: HttpRequest, response: _Response) -> _Response:
     """Forbid every site, this one included, to show ``response`` in a frame."""
     # SECURITY: set by the package itself, not left to the site's XFrameOptionsMiddleware, so a
     # framed "Turn off" or "Yes, reset" button cannot be clickjacked on any site (R21).
     response["X-Frame-Options"] = "DENY"
-    response["Content-Security-Policy"] = "frame-ancestors 'none'"
+    site_policy = csp.site_policy(request, response)
+    if site_policy:
+        # SECURITY: Django's CSP middleware leaves a response that has the header alone, so
+        # setting it here would replace the site's whole policy (script-src and all) with this
+        # one directive; instead the middleware writes the site's policy with it.
+        csp.override(response, {**site_policy, "frame-ancestors": [csp.NONE]})
+    else:
+        response["Content-Security-Policy"] = "frame-ancestors 'none'"
     return response
 
 
@@ -51,8 +58,8 @@ def frame_denied(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpRes
     """``deny_framing`` for every response of ``view``."""
 
     @wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> HttpResponseBase:
-        return deny_framing(view(*args, **kwargs))
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        return deny_framing(request, view(request, *args, **kwargs))
 
     return wrapper
 

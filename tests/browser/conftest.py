@@ -80,6 +80,7 @@ def flow(request: pytest.FixtureRequest, page: Page, demo: DemoServer, viewport:
         print(f"The demo server's log ({demo.log}) ends with:\n{demo.log_tail()}")
     else:
         person.assert_traffic_stayed_on_this_site()
+        person.assert_no_csp_violations()
 
 
 @pytest.fixture

@@ -25,6 +25,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 SETTINGS = "tests.browser.settings"
 BOOT_SECONDS = 30
+# Superusers for the admin's tests, one a viewport (each enrols its own app on first sign-in).
+STAFF = ("staff-phone", "staff-desktop")
+STAFF_PASSWORD = "staff horse battery staple"
+CREATE_STAFF = """
+import os
+from django.contrib.auth import get_user_model
+for name in os.environ["TOTP_BROWSER_STAFF"].split():
+    get_user_model().objects.create_superuser(name, "", os.environ["TOTP_BROWSER_PASSWORD"])
+"""
 LISTENING = re.compile(r"Listening at: (http://127\.0\.0\.1:\d+)")
 
 
@@ -56,11 +65,11 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def demo_server(workdir: Path) -> Iterator[DemoServer]:
+def demo_server(workdir: Path, settings: str = SETTINGS) -> Iterator[DemoServer]:
     """Migrate a new SQLite database in ``workdir`` and serve the demo on it until exit."""
     env = {
         **os.environ,
-        "DJANGO_SETTINGS_MODULE": SETTINGS,
+        "DJANGO_SETTINGS_MODULE": settings,
         "TOTP_BROWSER_DB": str(workdir / "db.sqlite3"),
         "PYTHONPATH": str(ROOT),
     }
@@ -70,6 +79,18 @@ def demo_server(workdir: Path) -> Iterator[DemoServer]:
             [sys.executable, "manage.py", "migrate", "--noinput", "--verbosity", "0"],
             cwd=ROOT,
             env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            check=True,
+        )
+        subprocess.run(
+            [sys.executable, "manage.py", "shell", "--no-imports", "-c", CREATE_STAFF],
+            cwd=ROOT,
+            env={
+                **env,
+                "TOTP_BROWSER_STAFF": " ".join(STAFF),
+                "TOTP_BROWSER_PASSWORD": STAFF_PASSWORD,
+            },
             stdout=output,
             stderr=subprocess.STDOUT,
             check=True,

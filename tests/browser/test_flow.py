@@ -36,6 +36,26 @@ def test_a_person_registers_scans_the_qr_code_and_reaches_their_account(flow: Fl
     expect(flow.page.get_by_test_id("device")).to_have_count(1)
 
 
+def test_the_recovery_codes_can_be_downloaded_copied_and_printed(flow: Flow):
+    account = flow.register()
+    flow.start_enrolment()
+    flow.scan_qr(account)
+    flow.confirm_enrolment(account)
+    codes = flow.page.locator("#totp-recovery-codes code").all_inner_texts()
+    assert len(codes) == 10
+
+    downloaded = flow.download_recovery_codes()
+    title = f"Recovery codes for django-totp demo: {account.username}"
+    assert downloaded.splitlines() == [title, "", *codes]
+    assert flow.copy_recovery_codes().splitlines() == codes
+    flow.print_recovery_codes()
+    flow.page.emulate_media(media="print")  # the codes on paper, without the buttons
+    expect(flow.page.locator("#totp-recovery-codes")).to_be_visible()
+    expect(flow.page.get_by_role("button", name="Print")).to_be_hidden()
+    flow.page.emulate_media(media="screen")
+    flow.save_recovery_codes(account)
+
+
 def test_signing_in_again_takes_the_next_code_from_the_app(flow: Flow, enrolled: Account):
     flow.sign_out()
     flow.sign_in(enrolled)
