@@ -15,6 +15,7 @@ import os
 import sys
 from pathlib import Path
 
+import django
 from django.contrib.messages import constants as message_constants
 from django.core.exceptions import ImproperlyConfigured
 
@@ -173,7 +174,11 @@ TOTP_ISSUER = "django-totp demo"
 TOTP_REMEMBER_DAYS = 30
 
 # django_totp's e-mail notices (2FA reset, device added or removed, lock) go to the console here.
-EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+# Django 6.1 configures mail through MAILERS (EMAIL_BACKEND is deprecated there).
+if django.VERSION >= (6, 1):
+    MAILERS = {"default": {"BACKEND": "django.core.mail.backends.console.EmailBackend"}}
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 
 LOGGING = {
     "version": 1,

@@ -88,7 +88,7 @@ def may_manage_all(request: HttpRequest, users: Sequence[AbstractBaseUser]) -> b
 def _log(request: HttpRequest, obj: models.Model, flag: int, message: str) -> None:
     # ``message`` is stored as plain text and shown as stored, so it stays in English whatever
     # the staff member's language (the operator's record, like the ``django_totp`` log).
-    # LogEntry.objects.log_action is deprecated in Django 5.1; the model API works on 4.2+.
+    # LogEntry.objects.log_action is deprecated since Django 5.1; the model API is not.
     LogEntry.objects.create(
         user_id=signed_in_user(request).pk,
         content_type=ContentType.objects.get_for_model(obj),
@@ -239,7 +239,7 @@ class TOTPDeviceAdmin(_DeviceAdmin):
     def get_object(
         self, request: HttpRequest, object_id: str, from_field: str | None = None
     ) -> TOTPDevice | None:
-        # An id no row can have is "no such device", not a database error (a 500 on 4.2).
+        # An id no row can have is "no such device", whatever the database backend says.
         if from_field is None and pk_value(self.model, object_id) is None:
             return None
         return super().get_object(request, object_id, from_field)

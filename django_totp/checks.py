@@ -1,6 +1,6 @@
 """System checks. IDs are stable: add new ones at the end of the table, never renumber.
 
-The settings' own IDs (E004-E013, E015-E020 so far) sit beside their rules in ``conf``, which
+The settings' own IDs (E004-E013, E015-E022 so far) sit beside their rules in ``conf``, which
 applies the same rules at first use (R34); take the next free number from both places.
 
 Messages and hints are in English and not translated, as Django's own system checks are.
@@ -8,6 +8,7 @@ Messages and hints are in English and not translated, as Django's own system che
 
 from __future__ import annotations
 
+import importlib.metadata
 from typing import TYPE_CHECKING, Any
 
 from django.apps import apps
@@ -80,7 +81,18 @@ MESSAGES: dict[str, tuple[str, str]] = {
         'Set TOTP_ISSUER to the name users know the site by, for example "Example Inc". '
         "django_totp never uses the request's Host header for it.",
     ),
+    "W009": (
+        "The distribution 'django-totp' {version} is installed beside 'django-totp-2fa': it is "
+        "an unrelated project that also installs a django_totp package, so one overwrites the "
+        "other's files.",
+        "pip uninstall django-totp, then pip install --force-reinstall django-totp-2fa.",
+    ),
 }
+
+# The name this project is published under, and the unrelated project on PyPI whose
+# distribution also writes site-packages/django_totp/.
+DISTRIBUTION = "django-totp-2fa"
+CLASHING_DISTRIBUTION = "django-totp"
 
 REQUIRED_APPS = ("django.contrib.auth", "django.contrib.sessions", "crispy_forms")
 
@@ -127,6 +139,16 @@ def check_issuer(**kwargs: Any) -> list[checks.CheckMessage]:
     if conf.TOTP_ISSUER or not any(has_wildcard(host) for host in settings.ALLOWED_HOSTS):
         return []
     return [_error("W008", checks.Warning, name=site_name())]
+
+
+def check_clashing_distribution(**kwargs: Any) -> list[Any]:
+    """The unrelated ``django-totp`` distribution shares our import name (``pip install
+    django-totp`` was the wrong command in early READMEs)."""
+    try:
+        version = importlib.metadata.version(CLASHING_DISTRIBUTION)
+    except importlib.metadata.PackageNotFoundError:
+        return []
+    return [_error("W009", checks.Warning, version=version)]
 
 
 def has_user_panel(model_admin: ModelAdmin[Any]) -> bool:
@@ -183,4 +205,5 @@ def register() -> None:
     checks.register(check_user_admin, "django_totp")
     checks.register(check_rest_framework, "django_totp", checks.Tags.urls)
     checks.register(check_issuer, "django_totp")
+    checks.register(check_clashing_distribution, "django_totp")
     checks.register(check_deploy_cookies, "django_totp", deploy=True)

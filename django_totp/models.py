@@ -78,8 +78,8 @@ def pk_value(model: type[models.Model], raw: Any) -> Any | None:
     """``raw`` as a primary key of ``model`` that its database can hold, else ``None``.
 
     Ids from URLs and forms go through this first: an integer beyond the column's range makes
-    Django 4.2 raise ``OverflowError`` (SQLite) or ``DataError`` (PostgreSQL) instead of
-    finding nothing, and ``pk__in`` does so on every version.
+    ``pk__in`` raise ``OverflowError`` (SQLite) or ``DataError`` (PostgreSQL) instead of
+    finding nothing.
     """
     field = model._meta.pk
     while isinstance(field, RelatedField):  # a primary key that is a one-to-one link to a parent
@@ -91,10 +91,10 @@ def pk_value(model: type[models.Model], raw: Any) -> Any | None:
     if not isinstance(value, int):
         return value
     ops = connections[router.db_for_read(model)].ops
-    # The stubs say int; SQLite said None on Django 4.2.
+    # The stubs say int, but a backend may give no range (None).
     bounds: tuple[int | None, int | None] = ops.integer_field_range(field.get_internal_type())
     low, high = bounds
-    # SQLite says (None, None) on Django 4.2, but its driver stops at 64 bits too.
+    # No database driver goes past 64 bits.
     low = max(low if low is not None else INT64_MIN, INT64_MIN)
     high = min(high if high is not None else INT64_MAX, INT64_MAX)
     return value if low <= value <= high else None

@@ -10,12 +10,18 @@ import os
 import tempfile
 from pathlib import Path
 
+import django
+
 SECRET_KEY = "tests-only-secret-key-that-is-long-enough-for-hkdf-0123456789"
 DEBUG = False
 ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
 USE_TZ = True
 ROOT_URLCONF = "tests.urls"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Django 6.1 deprecates mail without MAILERS; the test runner swaps in its locmem backend.
+if django.VERSION >= (6, 1):
+    MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from django.core.checks import WARNING
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
@@ -181,3 +183,26 @@ def test_an_empty_issuer_with_wildcard_hosts_is_a_warning(settings, issuer, host
     found = checks.check_issuer()
     assert ids(found) == expected
     assert all(message.hint and "Host header" in message.hint for message in found)
+
+
+def test_the_unrelated_django_totp_distribution_installed_too_is_a_warning(monkeypatch):
+    versions = {"django-totp-2fa": "0.1.0", "django-totp": "1.1.7"}
+
+    def version(name):
+        if name not in versions:
+            raise importlib.metadata.PackageNotFoundError(name)
+        return versions[name]
+
+    monkeypatch.setattr(importlib.metadata, "version", version)
+    (found,) = checks.check_clashing_distribution()
+    assert found.id == "django_totp.W009" and found.level == WARNING
+    assert "1.1.7" in found.msg and "pip uninstall django-totp" in found.hint
+    del versions["django-totp"]
+    assert checks.check_clashing_distribution() == []
+
+
+def test_this_environment_has_no_clashing_distribution():
+    # The test environments install django-totp-2fa only (and a stale "django-totp" would be
+    # an old editable install of this checkout under its former name).
+    assert checks.check_clashing_distribution() == []
+    assert importlib.metadata.version("django-totp-2fa")

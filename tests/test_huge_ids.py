@@ -1,4 +1,4 @@
-"""Ids beyond the database's integer range in URLs are a 404, not a 500 (Django 4.2 raised
+"""Ids beyond the database's integer range in URLs are a 404, not a 500 (``pk__in`` raises
 OverflowError on SQLite and DataError on PostgreSQL for them)."""
 
 from __future__ import annotations

@@ -399,23 +399,18 @@ def test_a_site_view_under_media_url_is_enforced_through_the_client(
     assert b"confidential" not in response.content
 
 
-async def arequest(method, *args):
-    # Django 4.2's AsyncClient methods return coroutines without being marked async.
-    return await method(*args)
-
-
 def test_an_async_exempt_view_reads_the_state_of_an_unverified_session(async_client, user, device):
     # The review's finding: request.totp made a query inside the event loop and raised
     # SynchronousOnlyOperation; `await request.atotp()` loads it in a thread.
     assert async_client.login(username=user.username, password=PASSWORD)
-    response = async_to_sync(arequest)(async_client.get, "/async-help/")
+    response = async_to_sync(async_client.get)("/async-help/")
     assert response.content == b"async help; verified=False; device=True"
 
 
 def test_an_async_view_reads_the_state_of_a_verified_session(async_client, user, device, code_for):
     assert async_client.login(username=user.username, password=PASSWORD)
-    async_to_sync(arequest)(async_client.post, "/2fa/verify/", {"code": code_for(device)})
-    response = async_to_sync(arequest)(async_client.get, "/async-help/")
+    async_to_sync(async_client.post)("/2fa/verify/", {"code": code_for(device)})
+    response = async_to_sync(async_client.get)("/async-help/")
     assert response.content == b"async help; verified=True; device=True"
 
 

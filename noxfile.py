@@ -1,0 +1,43 @@
+"""The test matrix: every supported Django on every Python it supports, on SQLite.
+
+`make test` runs every cell (with a throw-away Redis around each, as tests/redis_server.py
+starts it), then the PostgreSQL, demo, browser and custom-user passes on the newest Django in
+.venv. One cell by hand: `.venv/bin/nox -s "tests-3.12(django='6.0')"`; `nox -l` lists them.
+Arguments after `--` go to pytest.
+
+A missing interpreter skips its cells, except where CI is set: there it fails the run.
+"""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.default_venv_backend = "uv"
+nox.options.reuse_existing_virtualenvs = True
+nox.options.sessions = ["tests"]
+
+# Django 6.x needs Python 3.12 or newer. Keep setup.cfg's classifiers and python_requires and
+# README's "Supported versions" in step with this table.
+MATRIX = {
+    "5.2": ["3.11", "3.12", "3.13"],
+    "6.0": ["3.12", "3.13"],
+    "6.1": ["3.12", "3.13"],
+}
+NEWEST = ("3.13", "6.1")
+CELLS = [(python, django) for django, pythons in MATRIX.items() for python in pythons]
+
+
+@nox.session
+@nox.parametrize(("python", "django"), CELLS)
+def tests(session: nox.Session, django: str) -> None:
+    session.install("-e", ".[test]", f"Django~={django}.0")
+    # A temporary folder per cell: `make test` runs two cells at once. tests/test_packaging.py
+    # builds with uv, in .venv: `make test` runs it once, beside the matrix.
+    basetemp = f"--basetemp={session.create_tmp()}/pytest"
+    pytest = ["pytest", "-p", "no:cacheprovider", basetemp, "--ignore=tests/test_packaging.py"]
+    if (session.python, django) == NEWEST:
+        # Coverage is measured once, on the newest cell.
+        pytest += ["--cov=django_totp", "--cov-report=term"]
+    # pyproject.toml turns DeprecationWarning and PendingDeprecationWarning into errors, and with
+    # them Django's RemovedInDjango* warnings (tests/test_warnings.py checks that).
+    session.run("python", "-m", "tests.redis_server", "--", *pytest, *session.posargs)
