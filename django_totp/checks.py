@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING, Any
 from django.apps import apps
 from django.conf import settings
 from django.core import checks
+from django.core.exceptions import ImproperlyConfigured
 
+from . import policy
 from .conf import conf, has_wildcard, site_name
 
 if TYPE_CHECKING:
@@ -87,6 +89,15 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "other's files.",
         "pip uninstall django-totp, then pip install --force-reinstall django-totp-2fa.",
     ),
+    "E026": (
+        "TOTP_REQUIRED_CALLABLE: {error}",
+        "Point it at a function (user) -> bool, or set it to '' to rely on TOTP_REQUIRED_FOR.",
+    ),
+    "W010": (
+        "TOTP_REQUIRED_PERMISSIONS names {permission!r}, but no installed app has the label "
+        "{app_label!r}: nobody holds it, so it makes nobody enrol.",
+        "Use the permission's app label as in user.has_perm(), e.g. 'wagtailadmin.access_admin'.",
+    ),
 }
 
 # The name this project is published under, and the unrelated project on PyPI whose
@@ -132,6 +143,23 @@ def check_settings(**kwargs: Any) -> list[checks.CheckMessage]:
         checks.Error(error.message, hint=error.hint, id=f"django_totp.{error.check_id}")
         for error in conf.errors()
     ]
+
+
+def check_policy(**kwargs: Any) -> list[checks.CheckMessage]:
+    """The policy's callable imports, and its permissions belong to installed apps."""
+    found: list[checks.CheckMessage] = []
+    try:
+        path = conf.TOTP_REQUIRED_CALLABLE
+        if path:
+            policy.required_by_callable(path)
+        permissions = conf.TOTP_REQUIRED_PERMISSIONS
+    except ImproperlyConfigured as error:
+        return [_error("E026", error=error)]
+    for permission in permissions:
+        app_label = permission.partition(".")[0]
+        if not any(config.label == app_label for config in apps.get_app_configs()):
+            found.append(_error("W010", checks.Warning, permission=permission, app_label=app_label))
+    return found
 
 
 def check_issuer(**kwargs: Any) -> list[checks.CheckMessage]:
@@ -202,6 +230,7 @@ def register() -> None:
     checks.register(check_middleware, "django_totp")
     checks.register(check_apps, "django_totp")
     checks.register(check_settings, "django_totp")
+    checks.register(check_policy, "django_totp")
     checks.register(check_user_admin, "django_totp")
     checks.register(check_rest_framework, "django_totp", checks.Tags.urls)
     checks.register(check_issuer, "django_totp")

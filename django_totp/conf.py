@@ -78,6 +78,11 @@ def _is_exact_prefix(value: str) -> bool:
     )
 
 
+def _is_permission_name(value: Any) -> bool:
+    app_label, dot, codename = value.partition(".") if isinstance(value, str) else ("", "", "")
+    return bool(app_label and dot and codename)
+
+
 def _is_url(value: Any) -> bool:
     return isinstance(value, (str, Promise)) and bool(str(value))
 
@@ -184,6 +189,48 @@ class Settings:
             'Use "nobody", "staff" or "everyone".',
         )
         return cast(RequiredFor, self._get("TOTP_REQUIRED_FOR", "nobody", rule))
+
+    @property
+    def TOTP_REQUIRED_PERMISSIONS(self) -> list[str]:
+        """Permissions (``"app_label.codename"``) whose holders must enrol, besides the policy.
+
+        For sites that grant their admin by permission rather than ``is_staff``, such as
+        Wagtail (``"wagtailadmin.access_admin"``). Checked with ``user.has_perm``, so groups
+        and backends count, and superusers hold every permission.
+        """
+        rule = Rule(
+            "E023",
+            lambda v: _is_list_of(v, _is_permission_name),
+            "{name} must be a list of permission names like 'app_label.codename', not {value!r}.",
+            'For example ["wagtailadmin.access_admin"]; mind the comma in a one-item tuple.',
+        )
+        return list(self._get("TOTP_REQUIRED_PERMISSIONS", [], rule))
+
+    @property
+    def TOTP_REQUIRED_GROUPS(self) -> list[str]:
+        """Names of groups whose members must enrol, besides the policy."""
+        rule = Rule(
+            "E024",
+            lambda v: _is_list_of(v, lambda g: isinstance(g, str) and bool(g)),
+            "{name} must be a list of group names, not {value!r}.",
+            'For example ["Editors", "Moderators"]; mind the comma in a one-item tuple.',
+        )
+        return list(self._get("TOTP_REQUIRED_GROUPS", [], rule))
+
+    @property
+    def TOTP_REQUIRED_CALLABLE(self) -> str:
+        """Dotted path to a function ``(user) -> bool`` naming more users who must enrol.
+
+        Empty: none. It is imported when first used; a path that does not import is an error
+        there, not a silent "nobody" (R34).
+        """
+        rule = Rule(
+            "E025",
+            lambda v: isinstance(v, str) and (v == "" or "." in v),
+            "{name} must be a dotted path to a function (user) -> bool, or '', not {value!r}.",
+            'For example "myproject.security.must_use_2fa".',
+        )
+        return self._get("TOTP_REQUIRED_CALLABLE", "", rule)
 
     @property
     def TOTP_EXEMPT_URLS(self) -> list[str]:

@@ -1,8 +1,13 @@
-"""Who must use two-factor authentication (``TOTP_REQUIRED_FOR``)."""
+"""Who must use two-factor authentication, and who may change whose."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import functools
+from collections.abc import Callable
+from typing import TYPE_CHECKING, cast
+
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.module_loading import import_string
 
 from .conf import conf
 from .users import staff_flags
@@ -13,12 +18,43 @@ if TYPE_CHECKING:
 
 
 def enrolment_required(user: AbstractBaseUser) -> bool:
-    """Whether ``TOTP_REQUIRED_FOR`` makes ``user`` keep at least one device (R25, R26)."""
+    """Whether the site's policy makes ``user`` keep at least one device (R25, R26).
+
+    ``TOTP_REQUIRED_FOR`` covers them, or they hold one of ``TOTP_REQUIRED_PERMISSIONS``, or
+    belong to one of ``TOTP_REQUIRED_GROUPS``, or ``TOTP_REQUIRED_CALLABLE`` says so.
+    """
     policy = conf.TOTP_REQUIRED_FOR
     if policy == "everyone":
         return True
     flags = staff_flags(user)
-    return policy == "staff" and bool(flags.is_staff or flags.is_superuser)
+    if policy == "staff" and (flags.is_staff or flags.is_superuser):
+        return True
+    # SECURITY: sites that grant their admin by permission or group (Wagtail's editors are not
+    # is_staff) must be able to cover those users, or the admin answers a password alone.
+    has_perm = getattr(user, "has_perm", None)  # user models without PermissionsMixin lack it
+    if has_perm is not None and any(has_perm(name) for name in conf.TOTP_REQUIRED_PERMISSIONS):
+        return True
+    groups = conf.TOTP_REQUIRED_GROUPS
+    members = getattr(user, "groups", None)
+    if groups and members is not None and members.filter(name__in=groups).exists():
+        return True
+    path = conf.TOTP_REQUIRED_CALLABLE
+    return bool(path and required_by_callable(path)(user))
+
+
+@functools.cache
+def required_by_callable(path: str) -> Callable[[AbstractBaseUser], bool]:
+    """The function ``TOTP_REQUIRED_CALLABLE`` names; ``ImproperlyConfigured`` if it is none."""
+    try:
+        function = import_string(path)
+    except ImportError as error:
+        raise ImproperlyConfigured(
+            f"TOTP_REQUIRED_CALLABLE: {path!r} does not import ({error}). Fix the path, or set "
+            "it to '' to rely on TOTP_REQUIRED_FOR alone."
+        ) from error
+    if not callable(function):
+        raise ImproperlyConfigured(f"TOTP_REQUIRED_CALLABLE: {path!r} is not a function.")
+    return cast("Callable[[AbstractBaseUser], bool]", function)
 
 
 def may_manage(actor: AbstractBaseUser | AnonymousUser | None, user: AbstractBaseUser) -> bool:

@@ -1,0 +1,85 @@
+"""Who must enrol beyond TOTP_REQUIRED_FOR: by permission, by group, by a function (R26).
+
+The gap a real site showed: Wagtail grants its admin through a permission held via groups, so
+its editors (not ``is_staff``) reached the whole admin with a password alone under "staff".
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import Group, Permission
+from django.core.exceptions import ImproperlyConfigured
+from django.test import Client
+
+from django_totp import checks, policy
+
+from .conftest import PASSWORD
+
+pytestmark = pytest.mark.django_db
+SETUP = "/2fa/setup/?next=%2Fprivate%2F"
+
+
+@pytest.fixture
+def editor(django_user_model):
+    """A Wagtail-style editor: no is_staff, the admin permission through a group."""
+    user = django_user_model.objects.create_user(username="editor1", password=PASSWORD)
+    group = Group.objects.create(name="Editors")
+    group.permissions.add(Permission.objects.get(codename="view_user"))
+    user.groups.add(group)
+    return user
+
+
+def signed_in(user) -> Client:
+    client = Client()
+    assert client.login(username=user.get_username(), password=PASSWORD)
+    return client
+
+
+def test_under_staff_alone_an_editor_by_permission_is_not_covered(editor, settings):
+    settings.TOTP_REQUIRED_FOR = "staff"
+    assert signed_in(editor).get("/private/").status_code == 200  # the gap, as configured
+
+
+def test_a_permission_holder_must_enrol(editor, settings):
+    settings.TOTP_REQUIRED_FOR = "staff"
+    settings.TOTP_REQUIRED_PERMISSIONS = ["auth.view_user"]
+    assert signed_in(editor).get("/private/")["Location"] == SETUP
+    assert policy.enrolment_required(editor)
+
+
+def test_a_group_member_must_enrol(editor, django_user_model, settings):
+    settings.TOTP_REQUIRED_GROUPS = ["Editors"]
+    assert signed_in(editor).get("/private/")["Location"] == SETUP
+    other = django_user_model.objects.create_user(username="reader", password=PASSWORD)
+    assert signed_in(other).get("/private/").status_code == 200
+
+
+def test_a_function_names_more_users(editor, django_user_model, settings):
+    settings.TOTP_REQUIRED_CALLABLE = "tests.policies.named_editor"
+    assert signed_in(editor).get("/private/")["Location"] == SETUP
+    other = django_user_model.objects.create_user(username="reader", password=PASSWORD)
+    assert not policy.enrolment_required(other)
+
+
+def test_superusers_hold_every_permission(django_user_model, settings):
+    settings.TOTP_REQUIRED_PERMISSIONS = ["auth.view_user"]
+    boss = django_user_model.objects.create_user(
+        username="boss", password=PASSWORD, is_superuser=True
+    )
+    assert policy.enrolment_required(boss)
+
+
+@pytest.mark.parametrize("path", ["tests.policies.missing", "tests.policies.NOT_A_FUNCTION"])
+def test_a_broken_function_path_fails_closed_and_the_check_says_so(editor, settings, path):
+    policy.required_by_callable.cache_clear()
+    settings.TOTP_REQUIRED_CALLABLE = path
+    with pytest.raises(ImproperlyConfigured, match="TOTP_REQUIRED_CALLABLE"):
+        signed_in(editor).get("/private/")
+    assert [m.id for m in checks.check_policy()] == ["django_totp.E026"]
+
+
+def test_a_permission_of_no_installed_app_is_a_warning(settings):
+    settings.TOTP_REQUIRED_PERMISSIONS = ["wagtailadmin.access_admin", "auth.view_user"]
+    found = checks.check_policy()
+    assert [m.id for m in found] == ["django_totp.W010"]
+    assert "wagtailadmin" in found[0].msg
