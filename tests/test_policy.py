@@ -6,14 +6,18 @@ its editors (not ``is_staff``) reached the whole admin with a password alone und
 
 from __future__ import annotations
 
+import json
+from io import StringIO
+
 import pytest
 from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import ImproperlyConfigured
+from django.core.management import call_command
 from django.test import Client
 
 from django_totp import checks, policy
 
-from .conftest import PASSWORD
+from .conftest import PASSWORD, make_device
 
 pytestmark = pytest.mark.django_db
 SETUP = "/2fa/setup/?next=%2Fprivate%2F"
@@ -83,3 +87,26 @@ def test_a_permission_of_no_installed_app_is_a_warning(settings):
     found = checks.check_policy()
     assert [m.id for m in found] == ["django_totp.W010"]
     assert "wagtailadmin" in found[0].msg
+
+
+def test_the_rollout_report_lists_who_is_covered_and_not_enrolled(
+    editor, django_user_model, settings
+):
+    settings.TOTP_REQUIRED_FOR = "staff"
+    settings.TOTP_REQUIRED_PERMISSIONS = ["auth.view_user"]
+    django_user_model.objects.create_user(username="admin1", is_staff=True)
+    enrolled = django_user_model.objects.create_user(username="admin2", is_staff=True)
+    make_device(enrolled)
+    django_user_model.objects.create_user(username="reader")  # not covered
+    out = StringIO()
+    call_command("totp_status", "--json", "--rollout", stdout=out)
+    assert json.loads(out.getvalue())["rollout"] == {
+        "covered_not_enrolled": 2,
+        "by_group": {"(no group)": 1, "Editors": 1},
+        "usernames": ["editor1", "admin1"],
+    }
+    out = StringIO()
+    call_command("totp_status", "--rollout", stdout=out)
+    text = out.getvalue()
+    assert "Covered by the policy, not enrolled: 2" in text
+    assert "by group: (no group) 1, Editors 1" in text and "users: editor1, admin1" in text
