@@ -233,6 +233,21 @@ class Settings:
         return self._get("TOTP_REQUIRED_CALLABLE", "", rule)
 
     @property
+    def TOTP_ENROLMENT_GRACE_DAYS(self) -> int:
+        """Days a user the policy newly covers may go on without a device, reminded; 0: none.
+
+        For rolling 2FA out to existing users. Counted from the first request on which the
+        policy required a device of them; given once, never again after a reset.
+        """
+        rule = Rule(
+            "E027",
+            lambda v: _is_int(v, 0, 90),
+            "{name} must be an integer from 0 to 90, not {value!r}.",
+            "0 requires enrolment at once; 14 gives people two weeks to set up an app.",
+        )
+        return self._get("TOTP_ENROLMENT_GRACE_DAYS", 0, rule)
+
+    @property
     def TOTP_EXEMPT_URLS(self) -> list[str]:
         """URL names (``"app:name"``) or path prefixes the middleware skips.
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import enum
 import functools
 from collections.abc import Awaitable, Callable
@@ -15,7 +16,9 @@ from django.contrib.staticfiles import views as staticfiles_views
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import resolve_url
 from django.urls import Resolver404, resolve
+from django.utils.formats import date_format
 from django.utils.functional import SimpleLazyObject
+from django.utils.timezone import localtime
 from django.utils.translation import gettext as _
 from django.views import static
 
@@ -123,7 +126,10 @@ class TOTPMiddleware:
         # exempt pages still cost an unverified session no query.
         if session.holds_trusted_record(request) or is_exempt(request):
             return None
-        step = step_required(request, session.state_of(request))
+        state = session.state_of(request)
+        step = step_required(request, state)
+        if step is None and state.enrol_by is not None:
+            remind_to_enrol(request, state.enrol_by)
         if step is Step.SIGN_IN_AGAIN:
             return self.restart_login(request)
         if step is Step.VERIFY:
@@ -195,6 +201,18 @@ def is_under(path: str, prefix: str) -> bool:
         return path.startswith(prefix)
     # SECURITY: "/api/health" must not exempt its sibling "/api/health-admin/".
     return path == prefix or path.startswith(prefix + "/")
+
+
+def remind_to_enrol(request: HttpRequest, deadline: datetime.datetime) -> None:
+    """Once a session, in the grace period: set up 2FA before ``deadline`` (a message)."""
+    if request.session.get(session.REMINDED_KEY):
+        return
+    request.session[session.REMINDED_KEY] = True
+    message = _(
+        "Please set up two-factor authentication before %(date)s; after that you will need it "
+        "to sign in."
+    ) % {"date": date_format(localtime(deadline), "DATE_FORMAT")}
+    messages.warning(request, message, fail_silently=True)
 
 
 async def _aload(request: HttpRequest) -> session.TOTPState:

@@ -335,3 +335,28 @@ class VerifiedSession(models.Model):
 
     def __str__(self) -> str:
         return f"{self.device_id}: {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class EnrolmentGrace(models.Model):
+    """When the policy first required ``user`` to enrol, for ``TOTP_ENROLMENT_GRACE_DAYS``.
+
+    Kept when 2FA is reset or turned off: the grace is given once, while 2FA is rolled out, and
+    ends for good when the user's first device is confirmed (``ended_at``), so a reset never
+    opens a new password-only window.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="totp_enrolment_grace",
+        verbose_name=_("user"),
+    )
+    started_at = models.DateTimeField(_("required since"), default=timezone.now)
+    ended_at = models.DateTimeField(_("grace ended"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("enrolment grace period")
+        verbose_name_plural = _("enrolment grace periods")
+
+    def __str__(self) -> str:
+        return str(self.user)

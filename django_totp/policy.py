@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import datetime
 import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, cast
 
 from django.core.exceptions import ImproperlyConfigured
+from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from .conf import conf
+from .models import EnrolmentGrace
 from .users import staff_flags
 
 if TYPE_CHECKING:
@@ -40,6 +43,28 @@ def enrolment_required(user: AbstractBaseUser) -> bool:
         return True
     path = conf.TOTP_REQUIRED_CALLABLE
     return bool(path and required_by_callable(path)(user))
+
+
+def enrolment_grace_ends(user: AbstractBaseUser) -> datetime.datetime | None:
+    """When the grace period of a user the policy covers, and who has no device, ends.
+
+    ``None`` when there is none (``TOTP_ENROLMENT_GRACE_DAYS`` is 0, it is over, or it ended
+    when the user first enrolled): the user must enrol now. Starts the period on first call.
+    """
+    days = conf.TOTP_ENROLMENT_GRACE_DAYS
+    if days <= 0:
+        return None
+    now = timezone.now()
+    grace, _ = EnrolmentGrace.objects.get_or_create(user_id=user.pk, defaults={"started_at": now})
+    ends = grace.started_at + datetime.timedelta(days=days)
+    # SECURITY: given once: after the first device, or once over, never again (a reset must not
+    # open a password-only window).
+    return ends if grace.ended_at is None and now < ends else None
+
+
+def end_enrolment_grace(user: AbstractBaseUser) -> None:
+    """The user enrolled: no grace period for them any more, whatever happens to the device."""
+    EnrolmentGrace.objects.update_or_create(user_id=user.pk, defaults={"ended_at": timezone.now()})
 
 
 @functools.cache

@@ -30,7 +30,7 @@ from .models import (
     VerificationMethod,
     lock_rows,
 )
-from .policy import enrolment_required, may_manage
+from .policy import end_enrolment_grace, enrolment_required, may_manage
 from .users import signed_in_user
 
 if TYPE_CHECKING:
@@ -244,6 +244,7 @@ def _activate(
     device.mark_confirmed(timezone.now())
     if not is_first:
         return result, replaced
+    end_enrolment_grace(user)
     _locked_account(user).forget_browsers()
     return replace(result, recovery_codes=tuple(_new_recovery_codes(user))), replaced
 

@@ -15,6 +15,7 @@ deleted on the server, so they are confirmed on every request.
 
 from __future__ import annotations
 
+import datetime
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypedDict
@@ -28,7 +29,7 @@ from django.utils.functional import SimpleLazyObject
 from . import remember, revocation
 from .conf import conf
 from .models import TOTPAccount, TOTPDevice, VerificationMethod, lock_rows
-from .policy import enrolment_required
+from .policy import enrolment_grace_ends, enrolment_required
 
 if TYPE_CHECKING:
     from django.contrib.auth.base_user import AbstractBaseUser
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
 VERIFIED_KEY = "_totp_verified"
 PASSWORD_AT_KEY = "_totp_password_at"
 SETUP_KEY = "_totp_setup"
+REMINDED_KEY = "_totp_reminded"
 
 
 class VerifiedRecord(TypedDict, total=False):
@@ -66,6 +68,8 @@ class TOTPState:
     ``is_verified``: a confirmed device of this user verified this session.
     ``has_device``: the user has at least one confirmed device, so must verify.
     ``must_enrol``: the policy requires a device and the user has none.
+    ``enrol_by``: the policy requires a device, the user has none, and may go on without one,
+    reminded, until then (``TOTP_ENROLMENT_GRACE_DAYS``).
     ``verified_at``: Unix time of the last verification in this session.
     ``method``: how it was verified: ``"code"``, ``"recovery"`` or ``"remembered"``.
     ``revoked``: the session was verified by a device that has since been removed (or for
@@ -75,6 +79,7 @@ class TOTPState:
     is_verified: bool = False
     has_device: bool = False
     must_enrol: bool = False
+    enrol_by: datetime.datetime | None = None
     verified_at: float | None = None
     method: str | None = None
     revoked: bool = False
@@ -169,9 +174,12 @@ def _checked_state(request: HttpRequest) -> TOTPState:
     if "checked" in record:
         # Trusted no more: the middleware signs this session out on its next request.
         request.session[VERIFIED_KEY] = {k: v for k, v in record.items() if k != "checked"}
+    covered = not devices and enrolment_required(user)
+    grace_ends = enrolment_grace_ends(user) if covered else None
     return TOTPState(
         has_device=bool(devices),
-        must_enrol=not devices and enrolment_required(user),
+        must_enrol=covered and grace_ends is None,
+        enrol_by=grace_ends,
         revoked=bool(record),
     )
 

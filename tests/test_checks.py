@@ -84,6 +84,7 @@ def test_middleware_before_messages_is_a_warning(settings):
         ("TOTP_REQUIRED_PERMISSIONS", ("wagtailadmin.access_admin"), "E023"),
         ("TOTP_REQUIRED_GROUPS", [""], "E024"),
         ("TOTP_REQUIRED_CALLABLE", None, "E025"),
+        ("TOTP_ENROLMENT_GRACE_DAYS", "14", "E027"),
         ("TOTP_RECHECK_SECONDS", 60.0, "E021"),
         ("TOTP_NOTIFY_FAILURES_AFTER", 0, "E022"),
         ("TOTP_NOTIFY_FAILURES_AFTER", "5", "E022"),

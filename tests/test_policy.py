@@ -7,15 +7,18 @@ its editors (not ``is_staff``) reached the whole admin with a password alone und
 from __future__ import annotations
 
 import json
+import time
 from io import StringIO
 
 import pytest
+import time_machine
 from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.test import Client
 
-from django_totp import checks, policy
+from django_totp import checks, policy, services
+from django_totp.models import TOTPDevice
 
 from .conftest import PASSWORD, make_device
 
@@ -110,3 +113,58 @@ def test_the_rollout_report_lists_who_is_covered_and_not_enrolled(
     text = out.getvalue()
     assert "Covered by the policy, not enrolled: 2" in text
     assert "by group: (no group) 1, Editors 1" in text and "users: editor1, admin1" in text
+
+
+# -- the grace period for rolling 2FA out (TOTP_ENROLMENT_GRACE_DAYS) --
+
+
+@pytest.fixture
+def grace(settings):
+    settings.TOTP_REQUIRED_FOR = "everyone"
+    settings.TOTP_ENROLMENT_GRACE_DAYS = 14
+
+
+def test_without_a_grace_period_a_covered_user_must_enrol_at_once(user, settings):
+    settings.TOTP_REQUIRED_FOR = "everyone"
+    assert signed_in(user).get("/private/")["Location"] == SETUP
+
+
+def test_in_the_grace_period_a_covered_user_is_reminded_once_then_required(user, grace):
+    start = time.time()
+    with time_machine.travel(start, tick=False) as clock:
+        client = signed_in(user)
+        assert client.get("/private/").status_code == 200
+        assert (
+            "set up two-factor authentication before" in client.get("/messages/").content.decode()
+        )
+        assert client.get("/private/").status_code == 200
+        assert client.get("/messages/").content == b""  # once a session
+        clock.shift(14 * 86400 - 60)
+        assert client.get("/private/").status_code == 200
+        clock.shift(120)
+        assert signed_in(user).get("/private/")["Location"] == SETUP
+
+
+def test_the_grace_period_is_given_once_never_again_after_a_reset(user, grace, code_for):
+    client = signed_in(user)
+    assert client.get("/private/").status_code == 200
+    client.post("/2fa/setup/", {"start": "1"})
+    device = TOTPDevice.objects.get(pk=client.session["_totp_setup"])
+    assert client.post("/2fa/setup/", {"code": code_for(device)}).status_code == 200
+    services.reset_user(user)
+    # SECURITY: well inside the 14 days, yet a password alone no longer reaches the site.
+    assert signed_in(user).get("/private/")["Location"] == SETUP
+
+
+def test_the_grace_period_counts_from_when_the_policy_first_required_a_device(
+    user, django_user_model, settings
+):
+    settings.TOTP_ENROLMENT_GRACE_DAYS = 14
+    start = time.time()
+    with time_machine.travel(start, tick=False) as clock:
+        assert signed_in(user).get("/private/").status_code == 200  # not covered yet
+        clock.shift(30 * 86400)
+        settings.TOTP_REQUIRED_FOR = "everyone"  # the site turns 2FA on for everyone
+        assert signed_in(user).get("/private/").status_code == 200  # the 14 days start now
+        clock.shift(15 * 86400)
+        assert signed_in(user).get("/private/")["Location"] == SETUP
