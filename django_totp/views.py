@@ -230,8 +230,14 @@ class SetupView(StepUpView):
         device = services.pending_device(request)
         if device is None:
             replaces = self.replaced_device(request, request.GET.get("replace"))
+            # Google and Microsoft Authenticator mishandle other lengths and periods.
+            usual = conf.TOTP_DIGITS == 6 and conf.TOTP_PERIOD == 30
             return self.render(
-                request, "django_totp/setup_start.html", digits=conf.TOTP_DIGITS, replaces=replaces
+                request,
+                "django_totp/setup_start.html",
+                digits=conf.TOTP_DIGITS,
+                usual=usual,
+                replaces=replaces,
             )
         return self.show(request, device, ConfirmDeviceForm(request=request, device=device))
 

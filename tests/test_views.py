@@ -235,6 +235,21 @@ class TestSetup:
         assert b"6-digit code" in response.content
         assert not TOTPDevice.objects.exists()
 
+    @pytest.mark.parametrize(
+        ("digits", "period", "named"), [(6, 30, True), (8, 30, False), (6, 60, False)]
+    )
+    def test_the_start_page_names_google_and_microsoft_only_for_6_digits_every_30_s(
+        self, password_client, settings, digits, period, named
+    ):
+        settings.TOTP_DIGITS = digits
+        settings.TOTP_PERIOD = period
+        html = password_client.get(SETUP).content.decode()
+        assert f"{digits}-digit code" in html
+        assert ("Google Authenticator" in html) is named
+        assert ("Microsoft Authenticator" in html) is named
+        for app in ("Authy", "1Password", "Bitwarden", "FreeOTP", "Aegis"):
+            assert app in html
+
     def test_the_page_shows_a_local_qr_the_grouped_secret_and_the_uri(self, password_client):
         device = start_setup(password_client)
         response = password_client.get(SETUP)
