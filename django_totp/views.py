@@ -287,7 +287,7 @@ class SetupView(StepUpView):
             device=device,
             qr_svg=qr.qr_svg(uri, label=_("QR code to scan with your authenticator app")),
             otpauth_uri=uri,
-            grouped_secret=oath.group_secret(device.secret),
+            secret_groups=oath.group_secret(device.secret).split(),
             account=account,
             issuer=issuer,
         )
