@@ -30,6 +30,9 @@ def qr_svg(data: str, *, label: str) -> SafeString:
     # attribute: a strict Content-Security-Policy (style-src without 'unsafe-inline') drops it.
     size = (qr.modules_count + 2 * qr.border) * PX_PER_MODULE
     svg = re.sub(r'^<svg width="[^"]*" height="[^"]*" ', "<svg ", svg)
+    # The library names its path id="qr-path": unused, and a duplicate id when a page shows two
+    # codes. No id of the library's is referenced, so none is kept.
+    svg = re.sub(r'\sid="[^"]*"', "", svg)
     opening = format_html(
         '<svg role="img" aria-label="{}" width="{}" height="{}" ', label, size, size
     )

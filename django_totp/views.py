@@ -278,8 +278,8 @@ class SetupView(StepUpView):
 
     def show(self, request: HttpRequest, device: TOTPDevice, form: CodeForm) -> HttpResponse:
         user = signed_in_user(request)
-        account = str(user.get_username())
-        issuer = site_name()
+        # The names as the authenticator app will show them: the URI's label drops colons.
+        issuer, account = oath.label_parts(str(user.get_username()), site_name())
         uri = device.key_uri(account=account, issuer=issuer)
         return self.render(
             request,

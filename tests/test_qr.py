@@ -49,3 +49,11 @@ def test_stylesheets_only_keep_the_qr_code_within_its_container(css):
     )
     assert declarations["max-width"] == "100%"
     assert "width" not in declarations  # it would override the size from the module count
+
+
+def test_two_qr_codes_on_one_page_share_no_ids():
+    page = qr_svg("otpauth://totp/I:a?secret=JBSWY3DPEHPK3PXP", label="A") + qr_svg(
+        "otpauth://totp/I:b?secret=JBSWY3DPEHPK3PXP", label="B"
+    )
+    ids = re.findall(r'\bid="([^"]*)"', page)
+    assert len(ids) == len(set(ids)), ids

@@ -274,6 +274,18 @@ class TestSetup:
         for url in re.findall(r"(?:src|href)=\"(https?://[^\"]*)", html):
             assert device.secret not in url
 
+    def test_the_page_names_the_account_as_the_app_will_show_it(
+        self, password_client, settings, user
+    ):
+        settings.TOTP_ISSUER = "Acme: Corp"
+        user.username = "al:ice"
+        user.save()
+        start_setup(password_client)
+        html = password_client.get(SETUP).content.decode()
+        shown = re.search(r"<dt>Account</dt><dd>(.*?)</dd>", html)
+        assert shown is not None and shown.group(1) == "Acme Corp: alice"
+        assert "otpauth://totp/Acme%20Corp:alice?" in html
+
     def test_the_key_wraps_between_groups_of_four_never_inside_one(self, password_client):
         device = start_setup(password_client)
         html = password_client.get(SETUP).content.decode()
