@@ -81,6 +81,15 @@ def match_step(
     return accepted, replayed and accepted is None
 
 
+def label_parts(account: str, issuer: str) -> tuple[str, str]:
+    """``(issuer, account)`` as an authenticator app shows them: without ``:`` (R3).
+
+    Apps split the decoded label on its first ``:``, so a colon in either part would move text
+    from the account into the issuer (Aegis) or make the code unreadable (FreeOTP).
+    """
+    return issuer.replace(":", "").strip(), account.replace(":", "")
+
+
 def key_uri(
     secret: str,
     *,
@@ -93,9 +102,10 @@ def key_uri(
     """The ``otpauth://totp/`` URI of the Google Authenticator Key Uri Format.
 
     Built here rather than with ``pyotp.utils.build_uri`` because that leaves ``/`` unescaped
-    in the label and keeps ``:`` in the issuer, which splits the label in some apps.
+    in the label and keeps ``:`` in the issuer and the account, which splits the label in some
+    apps: both lose their colons (``label_parts``).
     """
-    issuer = issuer.replace(":", "").strip()
+    issuer, account = label_parts(account, issuer)
     label = quote(account, safe="")
     params: dict[str, str | int] = {"secret": secret}
     if issuer:

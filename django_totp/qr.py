@@ -9,7 +9,7 @@ import qrcode.image.svg
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
-SIZE_PX = 256
+PX_PER_MODULE = 5  # CSS pixels per module: readable from a screen at any QR version
 
 
 def qr_svg(data: str, *, label: str) -> SafeString:
@@ -24,12 +24,17 @@ def qr_svg(data: str, *, label: str) -> SafeString:
     qr.make(fit=True)
     svg = qr.make_image().to_string(encoding="unicode")
     # The library's output is plain markup built from module positions; only the label is ours.
-    # Its size in mm becomes 256 CSS pixels (16rem), the size where no site CSS sizes it; the
-    # page's CSS (".totp-qr svg" in django_totp/totp.css) scales it to its container. No style
+    # Its size in mm becomes PX_PER_MODULE CSS pixels a module (quiet zone included), so a long
+    # URI gets a larger code rather than smaller modules; the page's CSS (".totp-qr svg" in
+    # django_totp/totp.css) only keeps it within its container (max-width: 100%). No style
     # attribute: a strict Content-Security-Policy (style-src without 'unsafe-inline') drops it.
+    size = (qr.modules_count + 2 * qr.border) * PX_PER_MODULE
     svg = re.sub(r'^<svg width="[^"]*" height="[^"]*" ', "<svg ", svg)
+    # The library names its path id="qr-path": unused, and a duplicate id when a page shows two
+    # codes. No id of the library's is referenced, so none is kept.
+    svg = re.sub(r'\sid="[^"]*"', "", svg)
     opening = format_html(
-        '<svg role="img" aria-label="{}" width="{}" height="{}" ', label, SIZE_PX, SIZE_PX
+        '<svg role="img" aria-label="{}" width="{}" height="{}" ', label, size, size
     )
     svg = svg.replace("<svg ", opening, 1)
     return mark_safe(svg)  # noqa: S308

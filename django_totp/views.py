@@ -230,8 +230,14 @@ class SetupView(StepUpView):
         device = services.pending_device(request)
         if device is None:
             replaces = self.replaced_device(request, request.GET.get("replace"))
+            # Google and Microsoft Authenticator mishandle other lengths and periods.
+            usual = conf.TOTP_DIGITS == 6 and conf.TOTP_PERIOD == 30
             return self.render(
-                request, "django_totp/setup_start.html", digits=conf.TOTP_DIGITS, replaces=replaces
+                request,
+                "django_totp/setup_start.html",
+                digits=conf.TOTP_DIGITS,
+                usual=usual,
+                replaces=replaces,
             )
         return self.show(request, device, ConfirmDeviceForm(request=request, device=device))
 
@@ -272,8 +278,8 @@ class SetupView(StepUpView):
 
     def show(self, request: HttpRequest, device: TOTPDevice, form: CodeForm) -> HttpResponse:
         user = signed_in_user(request)
-        account = str(user.get_username())
-        issuer = site_name()
+        # The names as the authenticator app will show them: the URI's label drops colons.
+        issuer, account = oath.label_parts(str(user.get_username()), site_name())
         uri = device.key_uri(account=account, issuer=issuer)
         return self.render(
             request,
@@ -281,7 +287,7 @@ class SetupView(StepUpView):
             device=device,
             qr_svg=qr.qr_svg(uri, label=_("QR code to scan with your authenticator app")),
             otpauth_uri=uri,
-            grouped_secret=oath.group_secret(device.secret),
+            secret_groups=oath.group_secret(device.secret).split(),
             account=account,
             issuer=issuer,
         )

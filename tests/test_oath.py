@@ -134,9 +134,27 @@ def test_key_uri_round_trips_awkward_account_names(account):
     label = parts.path.lstrip("/")
     issuer_part, _, account_part = label.partition(":")
     assert unquote(issuer_part) == "Acme Corp"
-    assert unquote(account_part) == account
+    assert unquote(account_part) == account.replace(":", "")
     query = parse_qs(parts.query)
     assert query == {"secret": ["JBSWY3DPEHPK3PXP"], "issuer": ["Acme Corp"]}
+
+
+def parse_label_like_freeotp_and_aegis(uri):
+    """FreeOTP and Aegis URL-decode the whole label, then split it on the first ``:``."""
+    label = unquote(urlsplit(uri).path.lstrip("/"))
+    issuer, colon, account = label.partition(":")
+    return (issuer, account) if colon else ("", label)
+
+
+@pytest.mark.parametrize("issuer", ["Acme: Corp", ""])
+@pytest.mark.parametrize("account", ["a:b@x.com", "::x::", "ü ser", "x&y=z?", "plain"])
+def test_key_uri_label_splits_the_same_in_freeotp_and_aegis(account, issuer):
+    uri = oath.key_uri("JBSWY3DPEHPK3PXP", account=account, issuer=issuer)
+    issuer_part, account_part = parse_label_like_freeotp_and_aegis(uri)
+    assert issuer_part == parse_qs(urlsplit(uri).query).get("issuer", [""])[0]
+    assert issuer_part == issuer.replace(":", "")
+    assert ":" not in account_part
+    assert account_part == account.replace(":", "")
 
 
 def test_key_uri_states_non_default_parameters_only():

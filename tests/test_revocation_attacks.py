@@ -168,8 +168,8 @@ def test_a_replayed_signed_cookie_does_not_show_a_pending_secret_of_a_later_setu
     replay = Client()
     replay.cookies[django_settings.SESSION_COOKIE_NAME] = saved
     html = replay.get("/2fa/setup/").content.decode()
-    assert oath.group_secret(second.secret) not in html
-    assert oath.group_secret(first.secret) not in html
+    for secret in (second.secret, first.secret):
+        assert secret not in html and secret[:4] not in html
 
 
 def test_self_removal_of_the_verifying_device_keeps_this_session_and_ends_the_others(

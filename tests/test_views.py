@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+from pathlib import Path
 from unittest import mock
 from urllib.parse import urlencode, urljoin, urlsplit
 
@@ -12,7 +13,6 @@ import time_machine
 from django.db import OperationalError
 from django.test import Client
 
-from django_totp import oath
 from django_totp.conf import conf
 from django_totp.models import TOTPDevice
 
@@ -21,6 +21,17 @@ from .conftest import PASSWORD
 pytestmark = pytest.mark.django_db
 VERIFY = "/2fa/verify/"
 SETUP = "/2fa/setup/"
+
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO_CSS = "demo_project/static/demo_project/css/demo.css"
+
+
+def shown_key(html: str) -> str:
+    """The key as the setup page shows it for typing, markup removed."""
+    found = re.search(r'<dd class="totp-secret"[^>]*>(.*?)</dd>', html)
+    assert found is not None
+    return re.sub(r"<[^>]+>", "", found.group(1))
 
 
 def errors(response) -> str:
@@ -217,12 +228,12 @@ class TestSetup:
         # R31, the review's attack: a password holder signs in while the user enrols, copies
         # the secret the user then confirms, and later passes 2FA with it.
         device = start_setup(password_client)
-        secret = oath.group_secret(device.secret)
+        secret = device.secret  # in the otpauth URI, and in groups of four for typing
         assert secret in password_client.get(SETUP).content.decode()
         attacker = Client()
         assert attacker.login(username=user.username, password=PASSWORD)
         page = attacker.get(SETUP).content.decode()
-        assert secret not in page and device.secret not in page
+        assert secret not in page and f">{secret[:4]}<" not in page
         assert b'name="start"' in attacker.get(SETUP).content
         # The attacker's own start leaves the user's enrolment alone.
         attacker.post(SETUP, {"start": "1"})
@@ -235,6 +246,21 @@ class TestSetup:
         assert b"6-digit code" in response.content
         assert not TOTPDevice.objects.exists()
 
+    @pytest.mark.parametrize(
+        ("digits", "period", "named"), [(6, 30, True), (8, 30, False), (6, 60, False)]
+    )
+    def test_the_start_page_names_google_and_microsoft_only_for_6_digits_every_30_s(
+        self, password_client, settings, digits, period, named
+    ):
+        settings.TOTP_DIGITS = digits
+        settings.TOTP_PERIOD = period
+        html = password_client.get(SETUP).content.decode()
+        assert f"{digits}-digit code" in html
+        assert ("Google Authenticator" in html) is named
+        assert ("Microsoft Authenticator" in html) is named
+        for app in ("Authy", "1Password", "Bitwarden", "FreeOTP", "Aegis"):
+            assert app in html
+
     def test_the_page_shows_a_local_qr_the_grouped_secret_and_the_uri(self, password_client):
         device = start_setup(password_client)
         response = password_client.get(SETUP)
@@ -242,11 +268,34 @@ class TestSetup:
         assert "no-store" in response["Cache-Control"]
         assert re.search(r"<svg[^>]+role=\"img\"", html)
         grouped = " ".join(re.findall(".{1,4}", device.secret))
-        assert grouped in html
+        assert shown_key(html) == grouped
         assert f"otpauth://totp/Test%20Site:alice?secret={device.secret}" in html
         # SECURITY: no third-party URL carries the secret (R6).
         for url in re.findall(r"(?:src|href)=\"(https?://[^\"]*)", html):
             assert device.secret not in url
+
+    def test_the_page_names_the_account_as_the_app_will_show_it(
+        self, password_client, settings, user
+    ):
+        settings.TOTP_ISSUER = "Acme: Corp"
+        user.username = "al:ice"
+        user.save()
+        start_setup(password_client)
+        html = password_client.get(SETUP).content.decode()
+        shown = re.search(r"<dt>Account</dt><dd>(.*?)</dd>", html)
+        assert shown is not None and shown.group(1) == "Acme Corp: alice"
+        assert "otpauth://totp/Acme%20Corp:alice?" in html
+
+    def test_the_key_wraps_between_groups_of_four_never_inside_one(self, password_client):
+        device = start_setup(password_client)
+        html = password_client.get(SETUP).content.decode()
+        key = re.search(r'<dd class="totp-secret"[^>]*>(.*?)</dd>', html).group(1)
+        groups = re.findall(".{1,4}", device.secret)
+        spans = "".join(f'<span class="totp-secret-group">{g}</span> ' for g in groups)
+        assert key == spans.rstrip()
+        for css in ("django_totp/static/django_totp/totp.css", DEMO_CSS):
+            rule = re.search(r"\.totp-secret-group \{([^}]*)\}", (ROOT / css).read_text())
+            assert rule is not None and "white-space: nowrap" in rule.group(1), css
 
     def test_a_forged_host_header_never_names_the_site_in_the_authenticator_app(
         self, password_client, settings, code_for

@@ -16,7 +16,7 @@ from playwright.sync_api import expect
 from .flow import Flow
 from .server import DemoServer, demo_server
 
-QR_PIXELS = 256  # 16rem: django_totp/totp.css
+PX_PER_MODULE = 5  # django_totp/qr.py
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +38,10 @@ def test_the_packages_own_pages_keep_their_look_under_the_policy(flow: Flow):
     flow.scan_qr(account)
     qr = flow.page.get_by_role("img", name="QR code to scan with your authenticator app")
     box = qr.bounding_box()
-    assert box is not None and (box["width"], box["height"]) == (QR_PIXELS, QR_PIXELS), box
+    view_box = qr.get_attribute("viewBox")
+    assert view_box is not None
+    side = PX_PER_MODULE * int(view_box.split()[2])
+    assert box is not None and (box["width"], box["height"]) == (side, side), box
     flow.assert_fits_the_screen()
 
     step = account.app.step()
