@@ -1,0 +1,20 @@
+"""A site shaped like Wagtail's bakerydemo: no URL named ``logout``, a catch-all at the end."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.http import HttpRequest, HttpResponse
+from django.urls import include, path, re_path
+
+
+def page(request: HttpRequest, slug: str = "") -> HttpResponse:
+    return HttpResponse(f"page {slug}")
+
+
+urlpatterns = [
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("2fa/", include("django_totp.urls")),
+    path("django-admin/", admin.site.urls),
+    re_path(r"^(?P<slug>.*)$", page, name="page"),
+]

@@ -1,0 +1,59 @@
+"""The package's own sign-out endpoint: every 2FA page can be left without a site URL name."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from .conftest import PASSWORD
+
+pytestmark = pytest.mark.django_db
+SIGN_OUT = "/2fa/sign-out/"
+
+
+def signed_in(client: Client) -> bool:
+    return "_auth_user_id" in client.session
+
+
+@pytest.mark.urls("tests.bare_site_urls")
+def test_a_site_without_a_logout_url_still_offers_cancel_and_sign_out(password_client, device):
+    page = password_client.get("/2fa/verify/").content.decode()
+    assert f'action="{SIGN_OUT}"' in page and "Cancel and sign out" in page
+    response = password_client.post(SIGN_OUT)
+    assert response.status_code == 302 and response["Location"] == "/"
+    assert not signed_in(password_client)
+
+
+@pytest.mark.urls("tests.bare_site_urls")
+def test_cancel_and_sign_out_is_offered_on_the_enrolment_page_too(password_client, settings):
+    settings.TOTP_REQUIRED_FOR = "everyone"
+    page = password_client.get("/2fa/setup/").content.decode()
+    assert f'action="{SIGN_OUT}"' in page
+
+
+def test_sign_out_goes_to_logout_redirect_url_or_a_safe_next(password_client, device, settings):
+    settings.LOGOUT_REDIRECT_URL = "/help/"
+    assert password_client.post(SIGN_OUT)["Location"] == "/help/"
+    password_client.login(username="alice", password=PASSWORD)
+    response = password_client.post(SIGN_OUT, {"next": "https://evil.example/"})
+    assert response["Location"] == "/help/"
+    password_client.login(username="alice", password=PASSWORD)
+    assert password_client.post(SIGN_OUT, {"next": "/private/"})["Location"] == "/private/"
+
+
+def test_sign_out_needs_post_and_a_csrf_token(user, device):
+    client = Client(enforce_csrf_checks=True)
+    assert client.login(username=user.username, password=PASSWORD)
+    assert client.get(SIGN_OUT).status_code == 405
+    assert client.post(SIGN_OUT).status_code == 403
+    assert signed_in(client)
+    page = client.get("/2fa/verify/")
+    token = page.context["csrf_token"]
+    assert client.post(SIGN_OUT, {"csrfmiddlewaretoken": str(token)}).status_code == 302
+    assert not signed_in(client)
+
+
+def test_a_site_logout_url_set_in_settings_is_still_offered(password_client, device, settings):
+    settings.TOTP_LOGOUT_URL = "logout"
+    page = password_client.get("/2fa/verify/").content.decode()
+    assert 'action="/logout/"' in page
