@@ -57,3 +57,37 @@ def test_a_site_logout_url_set_in_settings_is_still_offered(password_client, dev
     settings.TOTP_LOGOUT_URL = "logout"
     page = password_client.get("/2fa/verify/").content.decode()
     assert 'action="/logout/"' in page
+
+
+ADMIN_LOGOUTS = ["/django-admin/logout/", "/staff-admin/logout/"]
+
+
+@pytest.mark.urls("tests.bare_site_urls")
+@pytest.mark.parametrize("path", ADMIN_LOGOUTS)
+def test_every_admin_sites_logout_works_before_the_code(client, staff_user, device, path):
+    device.user = staff_user
+    device.save()
+    assert client.login(username=staff_user.username, password=PASSWORD)
+    response = client.post(path)
+    assert not response.get("Location", "").startswith("/2fa/verify/"), response.get("Location")
+    assert response.status_code == 200
+    assert not signed_in(client)
+
+
+@pytest.mark.urls("tests.bare_site_urls")
+@pytest.mark.parametrize("path", [*ADMIN_LOGOUTS, SIGN_OUT, f"{SIGN_OUT}?next=/x/"])
+def test_a_logout_is_never_carried_as_next(password_client, device, code_for, path):
+    assert password_client.get(f"/2fa/verify/?next={path}").status_code == 200
+    response = password_client.post("/2fa/verify/", {"code": code_for(device), "next": path})
+    assert response.status_code == 302 and response["Location"] == "/"
+
+
+def test_the_sites_own_logout_is_never_carried_as_next(password_client, device, code_for):
+    response = password_client.post("/2fa/verify/", {"code": code_for(device), "next": "/logout/"})
+    assert response["Location"] == "/"
+
+
+@pytest.mark.urls("tests.bare_site_urls")
+def test_a_page_asked_for_before_the_code_is_still_carried_as_next(password_client, device):
+    response = password_client.get("/some/page/")
+    assert response["Location"] == "/2fa/verify/?next=%2Fsome%2Fpage%2F"

@@ -16,7 +16,14 @@ from django.urls import get_resolver
 
 pytestmark = pytest.mark.django_db
 # Home is @totp_exempt; the logouts, verify and its recovery-code alternative by design.
-ALLOWED = {"/", "/logout/", "/2fa/sign-out/", "/2fa/verify/", "/2fa/verify/recovery/"}
+ALLOWED = {
+    "/",
+    "/logout/",
+    "/admin/logout/",
+    "/2fa/sign-out/",
+    "/2fa/verify/",
+    "/2fa/verify/recovery/",
+}
 
 
 def every_path() -> list[str]:
