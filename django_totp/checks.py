@@ -1,7 +1,8 @@
 """System checks. IDs are stable: add new ones at the end of the table, never renumber.
 
 The settings' own IDs (E004-E013, E015-E022 so far) sit beside their rules in ``conf``, which
-applies the same rules at first use (R34); take the next free number from both places.
+applies the same rules at first use (R34); take the next free number from both places (E023
+and W010 are the latest here).
 
 Messages and hints are in English and not translated, as Django's own system checks are.
 """
@@ -9,11 +10,22 @@ Messages and hints are in English and not translated, as Django's own system che
 from __future__ import annotations
 
 import importlib.metadata
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from django.apps import apps
 from django.conf import settings
 from django.core import checks
+from django.urls import (
+    NoReverseMatch,
+    Resolver404,
+    URLPattern,
+    URLResolver,
+    get_resolver,
+    resolve,
+    reverse,
+)
 
 from .conf import conf, has_wildcard, site_name
 
@@ -87,7 +99,31 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "other's files.",
         "pip uninstall django-totp, then pip install --force-reinstall django-totp-2fa.",
     ),
+    "W010": (
+        "{setting} = {value!r} leads to no page of this site: {reason}.",
+        "Name a URL pattern or path of ROOT_URLCONF. {why}",
+    ),
+    "E023": (
+        "django_totp's page {name!r} is not served by django_totp: {reason}.",
+        'Include django_totp.urls in ROOT_URLCONF, for example path("2fa/", '
+        'include("django_totp.urls")), before any catch-all pattern such as Wagtail\'s '
+        'path("", include(wagtail_urls)).',
+    ),
 }
+
+# What goes wrong when a URL setting leads nowhere (W010).
+URL_SETTINGS_WHY = {
+    "LOGIN_URL": "django_totp sends people there to sign in again when the time between "
+    "password and code runs out or their 2FA was reset, and from its pages when signed out.",
+    "TOTP_LOGOUT_URL": 'The 2FA pages\' "Cancel and sign out" disappears; the default, '
+    "django_totp:logout, needs no URL of the site.",
+    "TOTP_REDIRECT_URL": "django_totp sends people there after the code or enrolment when "
+    "there is no next; it defaults to LOGIN_REDIRECT_URL.",
+    "TOTP_EXEMPT_URLS": "An exemption by a name no URL pattern has exempts nothing.",
+}
+
+# The package's own pages (E023); the URL settings may point elsewhere, these must exist.
+OWN_URL_NAMES = ("verify", "recovery", "setup", "logout")
 
 # The name this project is published under, and the unrelated project on PyPI whose
 # distribution also writes site-packages/django_totp/.
@@ -198,6 +234,74 @@ def check_rest_framework(**kwargs: Any) -> list[checks.CheckMessage]:
     return warnings
 
 
+def url_names(patterns: list[URLPattern | URLResolver], prefix: str = "") -> Iterator[str]:
+    """Every URL name of ``patterns``, with its namespaces (``"admin:logout"``)."""
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            namespace = f"{prefix}{pattern.namespace}:" if pattern.namespace else prefix
+            yield from url_names(pattern.url_patterns, namespace)
+        elif pattern.name:
+            yield prefix + pattern.name
+
+
+def leads_nowhere(value: str, names: set[str]) -> str | None:
+    """Why ``value`` (a URL name or path, as ``resolve_url`` reads it) is no page, or ``None``."""
+    if value in names:
+        return None
+    if "/" not in value and "." not in value:
+        return "no URL pattern has this name"
+    url = urlsplit(value)
+    if url.scheme or url.netloc or not url.path.startswith("/"):
+        return None  # another site (a single sign-on service), or a relative URL
+    try:
+        resolve(url.path)
+    except Resolver404:
+        return "no URL pattern answers this path"
+    return None
+
+
+def check_urls(**kwargs: Any) -> list[checks.CheckMessage]:
+    """The URLs django_totp sends people to exist, and its own pages are its own (issue 13)."""
+    errors: list[checks.CheckMessage] = []
+    for name in OWN_URL_NAMES:
+        view_name = f"django_totp:{name}"
+        try:
+            path = reverse(view_name)
+        except NoReverseMatch:
+            errors.append(_error("E023", name=view_name, reason="django_totp.urls is not included"))
+            continue
+        try:
+            served_by = resolve(path).view_name or ""
+        except Resolver404:  # a pattern that reverses but does not resolve: a custom converter
+            served_by = ""
+        if served_by != view_name:
+            answer = f"{path} is answered by {served_by or 'nothing'!r}, an earlier pattern"
+            errors.append(_error("E023", name=view_name, reason=answer))
+    if conf.errors():
+        return errors  # check_settings reports them; the values cannot be read
+    names = set(url_names(get_resolver().url_patterns))
+    values: list[tuple[str, object]] = [
+        ("LOGIN_URL", settings.LOGIN_URL),
+        ("TOTP_LOGOUT_URL", conf.TOTP_LOGOUT_URL),
+        ("TOTP_REDIRECT_URL", conf.TOTP_REDIRECT_URL),
+        *(("TOTP_EXEMPT_URLS", v) for v in conf.TOTP_EXEMPT_URLS if not v.startswith("/")),
+    ]
+    for setting, value in values:
+        reason: str | None
+        try:
+            text = str(value)  # a reverse_lazy() is reversed here
+        except NoReverseMatch:
+            text, reason = repr(value), "it does not reverse"
+        else:
+            reason = leads_nowhere(text, names)
+        if reason:
+            why = URL_SETTINGS_WHY[setting]
+            errors.append(
+                _error("W010", checks.Warning, setting=setting, value=text, reason=reason, why=why)
+            )
+    return errors
+
+
 def register() -> None:
     checks.register(check_middleware, "django_totp")
     checks.register(check_apps, "django_totp")
@@ -206,4 +310,5 @@ def register() -> None:
     checks.register(check_rest_framework, "django_totp", checks.Tags.urls)
     checks.register(check_issuer, "django_totp")
     checks.register(check_clashing_distribution, "django_totp")
+    checks.register(check_urls, "django_totp", checks.Tags.urls)
     checks.register(check_deploy_cookies, "django_totp", deploy=True)

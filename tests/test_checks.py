@@ -206,3 +206,65 @@ def test_this_environment_has_no_clashing_distribution():
     # an old editable install of this checkout under its former name).
     assert checks.check_clashing_distribution() == []
     assert importlib.metadata.version("django-totp-2fa")
+
+
+def test_the_test_sites_urls_pass_the_url_check():
+    assert checks.check_urls() == []
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("LOGIN_URL", "/accounts/login/"),
+        ("LOGIN_URL", "account_login"),
+        ("TOTP_LOGOUT_URL", "logout-nowhere"),
+        ("TOTP_REDIRECT_URL", "/accounts/profile/"),
+        ("TOTP_EXEMPT_URLS", ["health", "no-such-page"]),
+    ],
+)
+def test_a_url_setting_that_leads_nowhere_is_a_warning(settings, name, value):
+    setattr(settings, name, value)
+    messages = checks.check_urls()
+    assert ids(messages) == ["django_totp.W010"]
+    assert messages[0].level == WARNING and name in messages[0].msg and messages[0].hint
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("LOGIN_URL", "https://sso.example/login/"),
+        ("LOGIN_URL", "login"),
+        ("TOTP_LOGOUT_URL", "/logout/"),
+        ("TOTP_REDIRECT_URL", "admin:index"),
+        ("TOTP_EXEMPT_URLS", ["django_totp:rename", "/anything/"]),
+    ],
+)
+def test_url_settings_that_lead_somewhere_pass(settings, name, value):
+    setattr(settings, name, value)
+    assert checks.check_urls() == []
+
+
+def test_the_packages_urls_missing_from_the_urlconf_are_an_error(settings):
+    settings.ROOT_URLCONF = "tests.checks_urls.without_django_totp"
+    messages = checks.check_urls()
+    assert "django_totp.E023" in ids(messages)
+    assert "not included" in messages[0].msg and "include" in messages[0].hint
+
+
+def test_the_packages_urls_behind_a_catch_all_are_an_error(settings):
+    settings.ROOT_URLCONF = "tests.checks_urls.catch_all_first"
+    messages = checks.check_urls()
+    assert ids(messages)[:4] == ["django_totp.E023"] * 4
+    assert "'page'" in messages[0].msg and "catch-all" in messages[0].hint
+
+
+def test_the_packages_urls_before_a_catch_all_pass(settings):
+    settings.ROOT_URLCONF = "tests.bare_site_urls"
+    settings.LOGIN_URL = "/login/"
+    assert checks.check_urls() == []
+
+
+def test_manage_py_check_reports_the_urls(settings):
+    settings.ROOT_URLCONF = "tests.checks_urls.catch_all_first"
+    with pytest.raises(SystemCheckError, match="E023"):
+        call_command("check")
