@@ -1,7 +1,7 @@
 """System checks. IDs are stable: add new ones at the end of the table, never renumber.
 
 The settings' own IDs (E004-E013, E015-E022 so far) sit beside their rules in ``conf``, which
-applies the same rules at first use (R34); take the next free number from both places (E023
+applies the same rules at first use (R34); take the next free number from both places (E024
 and W010 are the latest here).
 
 Messages and hints are in English and not translated, as Django's own system checks are.
@@ -99,6 +99,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "other's files.",
         "pip uninstall django-totp, then pip install --force-reinstall django-totp-2fa.",
     ),
+    "E024": (
+        "django_totp's forms cannot be rendered, so every 2FA page would answer 500: {reason}.",
+        "Install a crispy-forms template pack and name it, for example pip install "
+        "crispy-bootstrap5, 'crispy_bootstrap5' in INSTALLED_APPS, and "
+        'CRISPY_ALLOWED_TEMPLATE_PACKS = CRISPY_TEMPLATE_PACK = "bootstrap5".',
+    ),
     "W010": (
         "{setting} = {value!r} leads to no page of this site: {reason}.",
         "Name a URL pattern or path of ROOT_URLCONF. {why}",
@@ -160,6 +166,32 @@ def check_middleware(**kwargs: Any) -> list[checks.CheckMessage]:
 
 def check_apps(**kwargs: Any) -> list[checks.CheckMessage]:
     return [_error("E003", app=app) for app in REQUIRED_APPS if not apps.is_installed(app)]
+
+
+# The templates of the pack that ``{% crispy form %}`` renders the package's forms with.
+CRISPY_TEMPLATES = ("whole_uni_form.html", "field.html")
+
+
+def check_crispy_template_pack(**kwargs: Any) -> list[checks.CheckMessage]:
+    """The crispy-forms template pack the 2FA pages render with is named and installed."""
+    if not apps.is_installed("crispy_forms"):
+        return []  # E003
+    from django.template import TemplateDoesNotExist
+    from django.template.loader import get_template
+
+    pack = getattr(settings, "CRISPY_TEMPLATE_PACK", None)
+    if not pack:
+        return [_error("E024", reason="CRISPY_TEMPLATE_PACK is not set")]
+    for name in CRISPY_TEMPLATES:
+        try:
+            get_template(f"{pack}/{name}")
+        except TemplateDoesNotExist:
+            reason = (
+                f"the template {pack}/{name} of CRISPY_TEMPLATE_PACK = {pack!r} is not found "
+                "(its app is not installed or not in INSTALLED_APPS)"
+            )
+            return [_error("E024", reason=reason)]
+    return []
 
 
 def check_settings(**kwargs: Any) -> list[checks.CheckMessage]:
@@ -305,6 +337,7 @@ def check_urls(**kwargs: Any) -> list[checks.CheckMessage]:
 def register() -> None:
     checks.register(check_middleware, "django_totp")
     checks.register(check_apps, "django_totp")
+    checks.register(check_crispy_template_pack, "django_totp", checks.Tags.templates)
     checks.register(check_settings, "django_totp")
     checks.register(check_user_admin, "django_totp")
     checks.register(check_rest_framework, "django_totp", checks.Tags.urls)

@@ -268,3 +268,29 @@ def test_manage_py_check_reports_the_urls(settings):
     settings.ROOT_URLCONF = "tests.checks_urls.catch_all_first"
     with pytest.raises(SystemCheckError, match="E023"):
         call_command("check")
+
+
+def test_the_crispy_template_pack_of_the_test_settings_passes():
+    assert checks.check_crispy_template_pack() == []
+
+
+def test_a_missing_crispy_template_pack_setting_is_an_error(settings):
+    del settings.CRISPY_TEMPLATE_PACK
+    messages = checks.check_crispy_template_pack()
+    assert ids(messages) == ["django_totp.E024"]
+    assert "CRISPY_TEMPLATE_PACK is not set" in messages[0].msg
+    assert "crispy_bootstrap5" in messages[0].hint
+
+
+def test_a_crispy_template_pack_whose_app_is_missing_is_an_error(settings):
+    settings.INSTALLED_APPS = [a for a in settings.INSTALLED_APPS if a != "crispy_bootstrap5"]
+    messages = checks.check_crispy_template_pack()
+    assert ids(messages) == ["django_totp.E024"]
+    assert "bootstrap5/whole_uni_form.html" in messages[0].msg
+
+
+def test_a_missing_crispy_template_pack_fails_manage_py_check(settings):
+    settings.CRISPY_TEMPLATE_PACK = "bootstrap3"
+    settings.CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap3"
+    with pytest.raises(SystemCheckError, match="E024"):
+        call_command("check")
