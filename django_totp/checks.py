@@ -2,7 +2,7 @@
 
 The settings' own IDs (E004-E013, E015-E022 so far) sit beside their rules in ``conf``, which
 applies the same rules at first use (R34); take the next free number from both places (E024
-and W010 are the latest here).
+and W011 are the latest here; W001 and W002 are retired).
 
 Messages and hints are in English and not translated, as Django's own system checks are.
 """
@@ -63,14 +63,6 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "List django_totp after django.contrib.admin in INSTALLED_APPS, or add "
         "django_totp.admin.TOTPDeviceInline to that ModelAdmin's inlines.",
     ),
-    "W001": (
-        "SESSION_COOKIE_SECURE is False: the verified session can be stolen over plain HTTP.",
-        "Set SESSION_COOKIE_SECURE = True in production.",
-    ),
-    "W002": (
-        "CSRF_COOKIE_SECURE is False: the 2FA forms' CSRF token can leak over plain HTTP.",
-        "Set CSRF_COOKIE_SECURE = True in production.",
-    ),
     "W003": (
         "SESSION_COOKIE_HTTPONLY is False: scripts on the page can read the verified session.",
         "Leave SESSION_COOKIE_HTTPONLY = True.",
@@ -105,6 +97,13 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "crispy-bootstrap5, 'crispy_bootstrap5' in INSTALLED_APPS, and "
         'CRISPY_ALLOWED_TEMPLATE_PACKS = CRISPY_TEMPLATE_PACK = "bootstrap5".',
     ),
+    "W011": (
+        "SESSION_ENGINE {engine!r} keeps sessions in signed cookies: signing out only deletes "
+        "the browser's copy, so a stolen session cookie stays valid until it expires, and "
+        "the cookie can be read.",
+        'Use a server-side session engine: "django.contrib.sessions.backends.db" or '
+        '"cached_db" with a cache all processes share.',
+    ),
     "W010": (
         "{setting} = {value!r} leads to no page of this site: {reason}.",
         "Name a URL pattern or path of ROOT_URLCONF. {why}",
@@ -116,6 +115,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         'path("", include(wagtail_urls)).',
     ),
 }
+
+# Retired IDs, never to be reused: W001 and W002 repeated Django's own security.W012
+# (SESSION_COOKIE_SECURE) and security.W016 (CSRF_COOKIE_SECURE).
+RETIRED_IDS = ("W001", "W002")
 
 # What goes wrong when a URL setting leads nowhere (W010).
 URL_SETTINGS_WHY = {
@@ -241,13 +244,15 @@ def check_user_admin(**kwargs: Any) -> list[checks.CheckMessage]:
 
 
 def check_deploy_cookies(**kwargs: Any) -> list[checks.CheckMessage]:
+    """Session cookies for production; Django's own security.W012 and W016 cover ``Secure``."""
+    from .revocation import sessions_can_be_ended
+
     warnings: list[checks.CheckMessage] = []
-    if not settings.SESSION_COOKIE_SECURE:
-        warnings.append(_error("W001", checks.Warning))
-    if not settings.CSRF_COOKIE_SECURE:
-        warnings.append(_error("W002", checks.Warning))
     if not settings.SESSION_COOKIE_HTTPONLY:
         warnings.append(_error("W003", checks.Warning))
+    # SECURITY: a session kept in a signed cookie cannot be deleted on the server (R27).
+    if not sessions_can_be_ended():
+        warnings.append(_error("W011", checks.Warning, engine=settings.SESSION_ENGINE))
     return warnings
 
 

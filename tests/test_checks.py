@@ -113,17 +113,35 @@ def test_manage_py_check_fails_on_errors(settings):
         call_command("check")
 
 
-def test_deploy_check_warns_about_insecure_cookies(settings):
+def test_deploy_check_leaves_secure_cookies_to_djangos_own_checks(settings):
     settings.SESSION_COOKIE_SECURE = False
     settings.CSRF_COOKIE_SECURE = False
+    assert checks.check_deploy_cookies() == []
     settings.SESSION_COOKIE_HTTPONLY = False
-    assert ids(checks.check_deploy_cookies()) == [
-        "django_totp.W001",
-        "django_totp.W002",
-        "django_totp.W003",
-    ]
-    settings.SESSION_COOKIE_SECURE = settings.CSRF_COOKIE_SECURE = True
-    settings.SESSION_COOKIE_HTTPONLY = True
+    assert ids(checks.check_deploy_cookies()) == ["django_totp.W003"]
+
+
+def test_the_retired_ids_are_never_reused():
+    assert set(checks.RETIRED_IDS) == {"W001", "W002"}
+    assert not set(checks.RETIRED_IDS) & set(checks.MESSAGES)
+
+
+@pytest.mark.parametrize(
+    "engine", ["django.contrib.sessions.backends.signed_cookies", "tests.signed_sessions"]
+)
+def test_deploy_check_warns_about_signed_cookie_sessions(settings, engine):
+    settings.SESSION_ENGINE = engine
+    messages = checks.check_deploy_cookies()
+    assert ids(messages) == ["django_totp.W011"]
+    assert engine in messages[0].msg and "server-side" in messages[0].hint
+
+
+@pytest.mark.parametrize(
+    "engine",
+    ["django.contrib.sessions.backends.db", "django.contrib.sessions.backends.cached_db"],
+)
+def test_server_side_sessions_pass_the_deploy_check(settings, engine):
+    settings.SESSION_ENGINE = engine
     assert checks.check_deploy_cookies() == []
 
 
