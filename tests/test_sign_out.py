@@ -91,3 +91,32 @@ def test_the_sites_own_logout_is_never_carried_as_next(password_client, device, 
 def test_a_page_asked_for_before_the_code_is_still_carried_as_next(password_client, device):
     response = password_client.get("/some/page/")
     assert response["Location"] == "/2fa/verify/?next=%2Fsome%2Fpage%2F"
+
+
+def sign_in(client: Client, username: str = "alice") -> str:
+    """Sign in through the login page; the messages the next page would show."""
+    client.post("/login/", {"username": username, "password": PASSWORD})
+    return client.get("/messages/").content.decode()
+
+
+RESET_NOTICE = "staff reset your two-factor authentication, so you were signed out"
+
+
+def test_after_a_staff_reset_the_user_hears_why_at_their_next_sign_in(
+    verified_client, user, staff_user
+):
+    from django_totp import services
+
+    services.reset_user(user, actor=staff_user)
+    response = verified_client.get("/private/")
+    assert response.status_code == 302 and not signed_in(verified_client)
+    assert RESET_NOTICE in sign_in(verified_client)
+    verified_client.post("/logout/")
+    assert RESET_NOTICE not in sign_in(verified_client)  # once
+
+
+def test_turning_2fa_off_oneself_brings_no_reset_notice(user, device):
+    from django_totp import services
+
+    services.reset_user(user, actor=user, event="disabled")
+    assert RESET_NOTICE not in sign_in(Client())
