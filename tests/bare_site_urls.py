@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from functools import wraps
+from typing import Any
+
 from django.contrib import admin
 from django.contrib.admin import AdminSite
 from django.contrib.auth import views as auth_views
@@ -11,6 +14,22 @@ from django.urls import include, path, re_path
 
 def page(request: HttpRequest, slug: str = "") -> HttpResponse:
     return HttpResponse(f"page {slug}")
+
+
+class CMSLogoutView(auth_views.LogoutView):
+    """Like Wagtail's admin logout: a LogoutView subclass with a URL name of its own."""
+
+    next_page = "/"
+
+
+def require_cms_access(view: Any) -> Any:
+    """Like Wagtail's ``require_admin_access``: a decorator around every admin view."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        return view(request, *args, **kwargs)
+
+    return wrapper
 
 
 class StaffSite(AdminSite):
@@ -24,5 +43,10 @@ urlpatterns = [
     path("2fa/", include("django_totp.urls")),
     path("django-admin/", admin.site.urls),
     path("staff-admin/", staff_site.urls),
+    path(
+        "cms-admin/logout/",
+        require_cms_access(CMSLogoutView.as_view()),
+        name="cmsadmin_logout",
+    ),
     re_path(r"^(?P<slug>.*)$", page, name="page"),
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.test import Client
 
 from .conftest import PASSWORD
@@ -75,7 +76,28 @@ def test_every_admin_sites_logout_works_before_the_code(client, staff_user, devi
 
 
 @pytest.mark.urls("tests.bare_site_urls")
-@pytest.mark.parametrize("path", [*ADMIN_LOGOUTS, SIGN_OUT, f"{SIGN_OUT}?next=/x/"])
+def test_a_decorated_logout_view_subclass_works_before_the_code(password_client, device):
+    # Wagtail's admin logout: a LogoutView subclass behind its require_admin_access decorator.
+    response = password_client.post("/cms-admin/logout/")
+    assert response.status_code == 302 and response["Location"] == "/"
+    assert not signed_in(password_client)
+
+
+@pytest.mark.urls("tests.bare_site_urls")
+def test_every_admin_sites_logout_works_before_the_code_async(async_client, staff_user):
+    from .conftest import make_device
+
+    make_device(staff_user)
+    for path in ADMIN_LOGOUTS:
+        async_client.force_login(staff_user)
+        response = async_to_sync(async_client.post)(path)
+        assert response.status_code == 200, path  # the admin's "Logged out" page
+
+
+@pytest.mark.urls("tests.bare_site_urls")
+@pytest.mark.parametrize(
+    "path", [*ADMIN_LOGOUTS, "/cms-admin/logout/", SIGN_OUT, f"{SIGN_OUT}?next=/x/"]
+)
 def test_a_logout_is_never_carried_as_next(password_client, device, code_for, path):
     assert password_client.get(f"/2fa/verify/?next={path}").status_code == 200
     response = password_client.post("/2fa/verify/", {"code": code_for(device), "next": path})
