@@ -10,6 +10,7 @@ Messages and hints are in English and not translated, as Django's own system che
 from __future__ import annotations
 
 import importlib.metadata
+import secrets
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -20,6 +21,7 @@ from django.core import checks
 from django.urls import (
     NoReverseMatch,
     Resolver404,
+    ResolverMatch,
     URLPattern,
     URLResolver,
     get_resolver,
@@ -291,10 +293,27 @@ def leads_nowhere(value: str, names: set[str]) -> str | None:
     if url.scheme or url.netloc or not url.path.startswith("/"):
         return None  # another site (a single sign-on service), or a relative URL
     try:
-        resolve(url.path)
+        match = resolve(url.path)
     except Resolver404:
         return "no URL pattern answers this path"
+    # A catch-all (a CMS's page view) answers any path, so Django's defaults, which name no
+    # page of such a site, are reported when only the catch-all answers them.
+    if url.path in DJANGO_DEFAULT_URLS and is_catch_all(match):
+        return f"only the catch-all pattern {match.view_name!r} answers this path, Django's default"
     return None
+
+
+# Django's defaults for LOGIN_URL and LOGIN_REDIRECT_URL: pages many sites do not have.
+DJANGO_DEFAULT_URLS = ("/accounts/login/", "/accounts/profile/")
+
+
+def is_catch_all(match: ResolverMatch) -> bool:
+    """Whether the pattern of ``match`` also answers a path no site names."""
+    try:
+        other = resolve(f"/django-totp-check-{secrets.token_hex(8)}/")
+    except Resolver404:
+        return False
+    return (other.func, other.route) == (match.func, match.route)
 
 
 def check_urls(**kwargs: Any) -> list[checks.CheckMessage]:

@@ -282,6 +282,27 @@ def test_the_packages_urls_before_a_catch_all_pass(settings):
     assert checks.check_urls() == []
 
 
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("LOGIN_URL", "/accounts/login/"), ("TOTP_REDIRECT_URL", "/accounts/profile/")],
+)
+def test_djangos_default_urls_answered_only_by_a_catch_all_are_a_warning(settings, name, value):
+    # Wagtail's bakerydemo: its page view answers every path, /accounts/login/ included (a 404).
+    settings.ROOT_URLCONF = "tests.bare_site_urls"
+    settings.LOGIN_URL = "/login/"
+    setattr(settings, name, value)
+    messages = checks.check_urls()
+    assert ids(messages) == ["django_totp.W010"]
+    assert "catch-all pattern 'page'" in messages[0].msg
+
+
+def test_pages_of_a_catch_all_site_are_not_reported(settings):
+    settings.ROOT_URLCONF = "tests.bare_site_urls"
+    settings.LOGIN_URL = "/login/"
+    settings.TOTP_REDIRECT_URL = "/blog/"
+    assert checks.check_urls() == []
+
+
 def test_manage_py_check_reports_the_urls(settings):
     settings.ROOT_URLCONF = "tests.checks_urls.catch_all_first"
     with pytest.raises(SystemCheckError, match="E023"):
