@@ -1,7 +1,8 @@
 """System checks. IDs are stable: add new ones at the end of the table, never renumber.
 
 The settings' own IDs (E004-E013, E015-E022 so far) sit beside their rules in ``conf``, which
-applies the same rules at first use (R34); take the next free number from both places.
+applies the same rules at first use (R34); take the next free number from both places (E024
+and W011 are the latest here; W001 and W002 are retired).
 
 Messages and hints are in English and not translated, as Django's own system checks are.
 """
@@ -9,12 +10,25 @@ Messages and hints are in English and not translated, as Django's own system che
 from __future__ import annotations
 
 import importlib.metadata
+import secrets
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from django.apps import apps
 from django.conf import settings
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
+from django.urls import (
+    NoReverseMatch,
+    Resolver404,
+    ResolverMatch,
+    URLPattern,
+    URLResolver,
+    get_resolver,
+    resolve,
+    reverse,
+)
 
 from . import policy
 from .conf import conf, has_wildcard, site_name
@@ -53,14 +67,6 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "List django_totp after django.contrib.admin in INSTALLED_APPS, or add "
         "django_totp.admin.TOTPDeviceInline to that ModelAdmin's inlines.",
     ),
-    "W001": (
-        "SESSION_COOKIE_SECURE is False: the verified session can be stolen over plain HTTP.",
-        "Set SESSION_COOKIE_SECURE = True in production.",
-    ),
-    "W002": (
-        "CSRF_COOKIE_SECURE is False: the 2FA forms' CSRF token can leak over plain HTTP.",
-        "Set CSRF_COOKIE_SECURE = True in production.",
-    ),
     "W003": (
         "SESSION_COOKIE_HTTPONLY is False: scripts on the page can read the verified session.",
         "Leave SESSION_COOKIE_HTTPONLY = True.",
@@ -98,7 +104,48 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "{app_label!r}: nobody holds it, so it makes nobody enrol.",
         "Use the permission's app label as in user.has_perm(), e.g. 'wagtailadmin.access_admin'.",
     ),
+    "E029": (
+        "django_totp's forms cannot be rendered, so every 2FA page would answer 500: {reason}.",
+        "Install a crispy-forms template pack and name it, for example pip install "
+        "crispy-bootstrap5, 'crispy_bootstrap5' in INSTALLED_APPS, and "
+        'CRISPY_ALLOWED_TEMPLATE_PACKS = CRISPY_TEMPLATE_PACK = "bootstrap5".',
+    ),
+    "W011": (
+        "SESSION_ENGINE {engine!r} keeps sessions in signed cookies: signing out only deletes "
+        "the browser's copy, so a stolen session cookie stays valid until it expires, and "
+        "the cookie can be read.",
+        'Use a server-side session engine: "django.contrib.sessions.backends.db" or '
+        '"cached_db" with a cache all processes share.',
+    ),
+    "W012": (
+        "{setting} = {value!r} leads to no page of this site: {reason}.",
+        "Name a URL pattern or path of ROOT_URLCONF. {why}",
+    ),
+    "E028": (
+        "django_totp's page {name!r} is not served by django_totp: {reason}.",
+        'Include django_totp.urls in ROOT_URLCONF, for example path("2fa/", '
+        'include("django_totp.urls")), before any catch-all pattern such as Wagtail\'s '
+        'path("", include(wagtail_urls)).',
+    ),
 }
+
+# Retired IDs, never to be reused: W001 and W002 repeated Django's own security.W012
+# (SESSION_COOKIE_SECURE) and security.W016 (CSRF_COOKIE_SECURE).
+RETIRED_IDS = ("W001", "W002")
+
+# What goes wrong when a URL setting leads nowhere (W010).
+URL_SETTINGS_WHY = {
+    "LOGIN_URL": "django_totp sends people there to sign in again when the time between "
+    "password and code runs out or their 2FA was reset, and from its pages when signed out.",
+    "TOTP_LOGOUT_URL": 'The 2FA pages\' "Cancel and sign out" disappears; the default, '
+    "django_totp:logout, needs no URL of the site.",
+    "TOTP_REDIRECT_URL": "django_totp sends people there after the code or enrolment when "
+    "there is no next; it defaults to LOGIN_REDIRECT_URL.",
+    "TOTP_EXEMPT_URLS": "An exemption by a name no URL pattern has exempts nothing.",
+}
+
+# The package's own pages (E023); the URL settings may point elsewhere, these must exist.
+OWN_URL_NAMES = ("verify", "recovery", "setup", "logout")
 
 # The name this project is published under, and the unrelated project on PyPI whose
 # distribution also writes site-packages/django_totp/.
@@ -135,6 +182,32 @@ def check_middleware(**kwargs: Any) -> list[checks.CheckMessage]:
 
 def check_apps(**kwargs: Any) -> list[checks.CheckMessage]:
     return [_error("E003", app=app) for app in REQUIRED_APPS if not apps.is_installed(app)]
+
+
+# The templates of the pack that ``{% crispy form %}`` renders the package's forms with.
+CRISPY_TEMPLATES = ("whole_uni_form.html", "field.html")
+
+
+def check_crispy_template_pack(**kwargs: Any) -> list[checks.CheckMessage]:
+    """The crispy-forms template pack the 2FA pages render with is named and installed."""
+    if not apps.is_installed("crispy_forms"):
+        return []  # E003
+    from django.template import TemplateDoesNotExist
+    from django.template.loader import get_template
+
+    pack = getattr(settings, "CRISPY_TEMPLATE_PACK", None)
+    if not pack:
+        return [_error("E029", reason="CRISPY_TEMPLATE_PACK is not set")]
+    for name in CRISPY_TEMPLATES:
+        try:
+            get_template(f"{pack}/{name}")
+        except TemplateDoesNotExist:
+            reason = (
+                f"the template {pack}/{name} of CRISPY_TEMPLATE_PACK = {pack!r} is not found "
+                "(its app is not installed or not in INSTALLED_APPS)"
+            )
+            return [_error("E029", reason=reason)]
+    return []
 
 
 def check_settings(**kwargs: Any) -> list[checks.CheckMessage]:
@@ -201,13 +274,15 @@ def check_user_admin(**kwargs: Any) -> list[checks.CheckMessage]:
 
 
 def check_deploy_cookies(**kwargs: Any) -> list[checks.CheckMessage]:
+    """Session cookies for production; Django's own security.W012 and W016 cover ``Secure``."""
+    from .revocation import sessions_can_be_ended
+
     warnings: list[checks.CheckMessage] = []
-    if not settings.SESSION_COOKIE_SECURE:
-        warnings.append(_error("W001", checks.Warning))
-    if not settings.CSRF_COOKIE_SECURE:
-        warnings.append(_error("W002", checks.Warning))
     if not settings.SESSION_COOKIE_HTTPONLY:
         warnings.append(_error("W003", checks.Warning))
+    # SECURITY: a session kept in a signed cookie cannot be deleted on the server (R27).
+    if not sessions_can_be_ended():
+        warnings.append(_error("W011", checks.Warning, engine=settings.SESSION_ENGINE))
     return warnings
 
 
@@ -226,13 +301,100 @@ def check_rest_framework(**kwargs: Any) -> list[checks.CheckMessage]:
     return warnings
 
 
+def url_names(patterns: list[URLPattern | URLResolver], prefix: str = "") -> Iterator[str]:
+    """Every URL name of ``patterns``, with its namespaces (``"admin:logout"``)."""
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            namespace = f"{prefix}{pattern.namespace}:" if pattern.namespace else prefix
+            yield from url_names(pattern.url_patterns, namespace)
+        elif pattern.name:
+            yield prefix + pattern.name
+
+
+def leads_nowhere(value: str, names: set[str]) -> str | None:
+    """Why ``value`` (a URL name or path, as ``resolve_url`` reads it) is no page, or ``None``."""
+    if value in names:
+        return None
+    if "/" not in value and "." not in value:
+        return "no URL pattern has this name"
+    url = urlsplit(value)
+    if url.scheme or url.netloc or not url.path.startswith("/"):
+        return None  # another site (a single sign-on service), or a relative URL
+    try:
+        match = resolve(url.path)
+    except Resolver404:
+        return "no URL pattern answers this path"
+    # A catch-all (a CMS's page view) answers any path, so Django's defaults, which name no
+    # page of such a site, are reported when only the catch-all answers them.
+    if url.path in DJANGO_DEFAULT_URLS and is_catch_all(match):
+        return f"only the catch-all pattern {match.view_name!r} answers this path, Django's default"
+    return None
+
+
+# Django's defaults for LOGIN_URL and LOGIN_REDIRECT_URL: pages many sites do not have.
+DJANGO_DEFAULT_URLS = ("/accounts/login/", "/accounts/profile/")
+
+
+def is_catch_all(match: ResolverMatch) -> bool:
+    """Whether the pattern of ``match`` also answers a path no site names."""
+    try:
+        other = resolve(f"/django-totp-check-{secrets.token_hex(8)}/")
+    except Resolver404:
+        return False
+    return (other.func, other.route) == (match.func, match.route)
+
+
+def check_urls(**kwargs: Any) -> list[checks.CheckMessage]:
+    """The URLs django_totp sends people to exist, and its own pages are its own (issue 13)."""
+    errors: list[checks.CheckMessage] = []
+    for name in OWN_URL_NAMES:
+        view_name = f"django_totp:{name}"
+        try:
+            path = reverse(view_name)
+        except NoReverseMatch:
+            errors.append(_error("E028", name=view_name, reason="django_totp.urls is not included"))
+            continue
+        try:
+            served_by = resolve(path).view_name or ""
+        except Resolver404:  # a pattern that reverses but does not resolve: a custom converter
+            served_by = ""
+        if served_by != view_name:
+            answer = f"{path} is answered by {served_by or 'nothing'!r}, an earlier pattern"
+            errors.append(_error("E028", name=view_name, reason=answer))
+    if conf.errors():
+        return errors  # check_settings reports them; the values cannot be read
+    names = set(url_names(get_resolver().url_patterns))
+    values: list[tuple[str, object]] = [
+        ("LOGIN_URL", settings.LOGIN_URL),
+        ("TOTP_LOGOUT_URL", conf.TOTP_LOGOUT_URL),
+        ("TOTP_REDIRECT_URL", conf.TOTP_REDIRECT_URL),
+        *(("TOTP_EXEMPT_URLS", v) for v in conf.TOTP_EXEMPT_URLS if not v.startswith("/")),
+    ]
+    for setting, value in values:
+        reason: str | None
+        try:
+            text = str(value)  # a reverse_lazy() is reversed here
+        except NoReverseMatch:
+            text, reason = repr(value), "it does not reverse"
+        else:
+            reason = leads_nowhere(text, names)
+        if reason:
+            why = URL_SETTINGS_WHY[setting]
+            errors.append(
+                _error("W012", checks.Warning, setting=setting, value=text, reason=reason, why=why)
+            )
+    return errors
+
+
 def register() -> None:
     checks.register(check_middleware, "django_totp")
     checks.register(check_apps, "django_totp")
+    checks.register(check_crispy_template_pack, "django_totp", checks.Tags.templates)
     checks.register(check_settings, "django_totp")
     checks.register(check_policy, "django_totp")
     checks.register(check_user_admin, "django_totp")
     checks.register(check_rest_framework, "django_totp", checks.Tags.urls)
     checks.register(check_issuer, "django_totp")
     checks.register(check_clashing_distribution, "django_totp")
+    checks.register(check_urls, "django_totp", checks.Tags.urls)
     checks.register(check_deploy_cookies, "django_totp", deploy=True)

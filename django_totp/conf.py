@@ -286,8 +286,8 @@ class Settings:
 
     @property
     def TOTP_LOGOUT_URL(self) -> str:
-        """URL name or path of the site's logout view, offered on the 2FA pages."""
-        return self._get("TOTP_LOGOUT_URL", "logout", URL_RULE)
+        """URL name or path of the logout the 2FA pages offer; the package's own by default."""
+        return self._get("TOTP_LOGOUT_URL", "django_totp:logout", URL_RULE)
 
     @property
     def TOTP_REDIRECT_URL(self) -> str:

@@ -11,7 +11,6 @@ from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_asy
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
-from django.contrib.auth.views import LogoutView
 from django.contrib.staticfiles import views as staticfiles_views
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import resolve_url
@@ -24,7 +23,7 @@ from django.views import static
 
 from . import session
 from .conf import conf
-from .redirects import url_with_next
+from .redirects import is_logout, url_with_next
 
 Response = HttpResponse | None
 
@@ -153,7 +152,8 @@ class TOTPMiddleware:
             return None
         if _wants_json(request):
             return JsonResponse({"detail": message, "redirect": url}, status=403)
-        return HttpResponseRedirect(url_with_next(url, request.get_full_path()))
+        urlconf = getattr(request, "urlconf", None)
+        return HttpResponseRedirect(url_with_next(url, request.get_full_path(), urlconf))
 
     @staticmethod
     def restart_login(request: HttpRequest) -> HttpResponse:
@@ -163,7 +163,8 @@ class TOTPMiddleware:
         if _wants_json(request):
             return JsonResponse({"detail": _("Please sign in again.")}, status=401)
         messages.info(request, _("Please sign in again."), fail_silently=True)
-        return HttpResponseRedirect(url_with_next(settings.LOGIN_URL, next_url))
+        urlconf = getattr(request, "urlconf", None)
+        return HttpResponseRedirect(url_with_next(settings.LOGIN_URL, next_url, urlconf))
 
 
 def is_exempt(request: HttpRequest) -> bool:
@@ -179,12 +180,11 @@ def is_exempt(request: HttpRequest) -> bool:
         return is_file_path(request)
     if match.func in FILE_SERVING_VIEWS and is_file_path(request):
         return True
-    view_class = getattr(match.func, "view_class", None)
     return bool(
         getattr(match.func, "totp_exempt", False)
-        or (view_class is not None and issubclass(view_class, LogoutView))
+        or is_logout(match)
         or match.view_name in exempt
-        or conf.TOTP_LOGOUT_URL in (match.view_name, path)
+        or path == conf.TOTP_LOGOUT_URL
     )
 
 

@@ -241,9 +241,11 @@ def new_remember_token() -> str:
 class TOTPAccount(FailureCounter):
     """Per-user state that is not about one device.
 
-    ``remember_token`` is part of every "remember this browser" cookie (R23); replacing it
-    makes all of them worthless at once. The failure fields count wrong recovery codes, apart
-    from the devices' counts, so a locked device can still be recovered with a code (R14).
+    ``reset_by_staff_at`` survives a staff reset (a new row) until the user's next sign-in,
+    which tells them why they were signed out. ``remember_token`` is part of every "remember
+    this browser" cookie (R23); replacing it makes all of them worthless at once. The failure
+    fields count wrong recovery codes, apart from the devices' counts, so a locked device can
+    still be recovered with a code (R14).
     """
 
     user = models.OneToOneField(
@@ -253,6 +255,10 @@ class TOTPAccount(FailureCounter):
         verbose_name=_("user"),
     )
     remember_token = models.CharField(max_length=64, default=new_remember_token, editable=False)
+    # Set when staff reset the user's 2FA; the user is told at their next sign-in, then cleared.
+    reset_by_staff_at = models.DateTimeField(
+        null=True, blank=True, editable=False, verbose_name=_("reset by staff at")
+    )
 
     class Meta:
         verbose_name = _("two-factor account")

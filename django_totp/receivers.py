@@ -23,6 +23,7 @@ def start_pending_stage(
     if request is None or not hasattr(request, "session"):
         return
     session.start_pending(request)
+    services.tell_of_staff_reset(request, user)
     cookie = request.COOKIES.get(conf.TOTP_REMEMBER_COOKIE_NAME)
     services.sign_in_remembered(request, user, cookie)
 

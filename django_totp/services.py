@@ -15,10 +15,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from . import crypto, events, oath, recovery, remember, revocation, session, signals, stepup
 from .conf import conf
@@ -348,6 +350,9 @@ def reset_user(
         _spare_current_session(request, user, device_ids)
         TOTPDevice.objects.filter(pk__in=device_ids).delete()
         _delete_account_state(user)
+        if getattr(actor, "pk", None) != user.pk:
+            # Staff did it: the user, signed out on their next request, hears why at sign-in.
+            TOTPAccount.objects.create(user_id=user.pk, reset_by_staff_at=timezone.now())
     signals.devices_reset.send(
         TOTPDevice, user=user, actor=actor, request=request, device_ids=device_ids
     )
@@ -359,6 +364,24 @@ def reset_user(
         device_ids=device_ids,
     )
     return len(device_ids)
+
+
+def tell_of_staff_reset(request: HttpRequest, user: AbstractBaseUser) -> bool:
+    """At sign-in, tell ``user`` once that staff reset their 2FA (which signed them out).
+
+    Called for every password login; True when there was a reset to tell of.
+    """
+    # One conditional UPDATE: two sign-ins at once tell it once.
+    told = TOTPAccount.objects.filter(user_id=user.pk, reset_by_staff_at__isnull=False).update(
+        reset_by_staff_at=None
+    )
+    if told:
+        message = _(
+            "The site's staff reset your two-factor authentication, so you were signed out "
+            "everywhere. If you did not ask for this, tell them at once."
+        )
+        messages.warning(request, message, fail_silently=True)
+    return bool(told)
 
 
 def disable(request: HttpRequest) -> bool:

@@ -9,6 +9,7 @@ app_name = "django_totp"
 urlpatterns = [
     path("verify/", views.VerifyView.as_view(), name="verify"),
     path("verify/recovery/", views.RecoveryView.as_view(), name="recovery"),
+    path("sign-out/", views.SignOutView.as_view(), name="logout"),
     path("setup/", views.SetupView.as_view(), name="setup"),
     path("disable/", views.DisableView.as_view(), name="disable"),
     path("manage/", views.ManageView.as_view(), name="manage"),

@@ -7,13 +7,15 @@ from functools import wraps
 from typing import Any, TypeVar
 from urllib.parse import quote
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
+from django.contrib.auth.views import LogoutView
 from django.db import DatabaseError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render, resolve_url
-from django.urls import NoReverseMatch
+from django.urls import NoReverseMatch, get_script_prefix
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
@@ -32,6 +34,7 @@ _Response = TypeVar("_Response", bound=HttpResponseBase)
 
 
 def logout_url() -> str | None:
+    """Where the 2FA pages' "Cancel and sign out" posts: ``TOTP_LOGOUT_URL``, if it resolves."""
     try:
         return resolve_url(conf.TOTP_LOGOUT_URL)
     except NoReverseMatch:
@@ -69,6 +72,22 @@ sensitive: list[Callable[[Callable[..., HttpResponseBase]], Callable[..., HttpRe
     sensitive_post_parameters("code"),
     frame_denied,
 ]
+
+
+@method_decorator(frame_denied, name="dispatch")
+class SignOutView(LogoutView):
+    """The package's own sign-out, the default ``TOTP_LOGOUT_URL`` of the 2FA pages.
+
+    Django's ``LogoutView``: POST with a CSRF token only, flushes the session, then goes to a
+    same-site ``next``, else ``LOGOUT_REDIRECT_URL``, else the site's root. It needs no URL name
+    or template of the site, so a user who typed the password but has no code can always leave.
+    """
+
+    def get_default_redirect_url(self) -> str:
+        if self.next_page or settings.LOGOUT_REDIRECT_URL:
+            return super().get_default_redirect_url()
+        return get_script_prefix()
+
 
 # Few enough recovery codes left that the user is asked to make new ones.
 FEW_RECOVERY_CODES = 3

@@ -117,17 +117,35 @@ def test_manage_py_check_fails_on_errors(settings):
         call_command("check")
 
 
-def test_deploy_check_warns_about_insecure_cookies(settings):
+def test_deploy_check_leaves_secure_cookies_to_djangos_own_checks(settings):
     settings.SESSION_COOKIE_SECURE = False
     settings.CSRF_COOKIE_SECURE = False
+    assert checks.check_deploy_cookies() == []
     settings.SESSION_COOKIE_HTTPONLY = False
-    assert ids(checks.check_deploy_cookies()) == [
-        "django_totp.W001",
-        "django_totp.W002",
-        "django_totp.W003",
-    ]
-    settings.SESSION_COOKIE_SECURE = settings.CSRF_COOKIE_SECURE = True
-    settings.SESSION_COOKIE_HTTPONLY = True
+    assert ids(checks.check_deploy_cookies()) == ["django_totp.W003"]
+
+
+def test_the_retired_ids_are_never_reused():
+    assert set(checks.RETIRED_IDS) == {"W001", "W002"}
+    assert not set(checks.RETIRED_IDS) & set(checks.MESSAGES)
+
+
+@pytest.mark.parametrize(
+    "engine", ["django.contrib.sessions.backends.signed_cookies", "tests.signed_sessions"]
+)
+def test_deploy_check_warns_about_signed_cookie_sessions(settings, engine):
+    settings.SESSION_ENGINE = engine
+    messages = checks.check_deploy_cookies()
+    assert ids(messages) == ["django_totp.W011"]
+    assert engine in messages[0].msg and "server-side" in messages[0].hint
+
+
+@pytest.mark.parametrize(
+    "engine",
+    ["django.contrib.sessions.backends.db", "django.contrib.sessions.backends.cached_db"],
+)
+def test_server_side_sessions_pass_the_deploy_check(settings, engine):
+    settings.SESSION_ENGINE = engine
     assert checks.check_deploy_cookies() == []
 
 
@@ -210,3 +228,112 @@ def test_this_environment_has_no_clashing_distribution():
     # an old editable install of this checkout under its former name).
     assert checks.check_clashing_distribution() == []
     assert importlib.metadata.version("django-totp-2fa")
+
+
+def test_the_test_sites_urls_pass_the_url_check():
+    assert checks.check_urls() == []
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("LOGIN_URL", "/accounts/login/"),
+        ("LOGIN_URL", "account_login"),
+        ("TOTP_LOGOUT_URL", "logout-nowhere"),
+        ("TOTP_REDIRECT_URL", "/accounts/profile/"),
+        ("TOTP_EXEMPT_URLS", ["health", "no-such-page"]),
+    ],
+)
+def test_a_url_setting_that_leads_nowhere_is_a_warning(settings, name, value):
+    setattr(settings, name, value)
+    messages = checks.check_urls()
+    assert ids(messages) == ["django_totp.W012"]
+    assert messages[0].level == WARNING and name in messages[0].msg and messages[0].hint
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("LOGIN_URL", "https://sso.example/login/"),
+        ("LOGIN_URL", "login"),
+        ("TOTP_LOGOUT_URL", "/logout/"),
+        ("TOTP_REDIRECT_URL", "admin:index"),
+        ("TOTP_EXEMPT_URLS", ["django_totp:rename", "/anything/"]),
+    ],
+)
+def test_url_settings_that_lead_somewhere_pass(settings, name, value):
+    setattr(settings, name, value)
+    assert checks.check_urls() == []
+
+
+def test_the_packages_urls_missing_from_the_urlconf_are_an_error(settings):
+    settings.ROOT_URLCONF = "tests.checks_urls.without_django_totp"
+    messages = checks.check_urls()
+    assert "django_totp.E028" in ids(messages)
+    assert "not included" in messages[0].msg and "include" in messages[0].hint
+
+
+def test_the_packages_urls_behind_a_catch_all_are_an_error(settings):
+    settings.ROOT_URLCONF = "tests.checks_urls.catch_all_first"
+    messages = checks.check_urls()
+    assert ids(messages)[:4] == ["django_totp.E028"] * 4
+    assert "'page'" in messages[0].msg and "catch-all" in messages[0].hint
+
+
+def test_the_packages_urls_before_a_catch_all_pass(settings):
+    settings.ROOT_URLCONF = "tests.bare_site_urls"
+    settings.LOGIN_URL = "/login/"
+    assert checks.check_urls() == []
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("LOGIN_URL", "/accounts/login/"), ("TOTP_REDIRECT_URL", "/accounts/profile/")],
+)
+def test_djangos_default_urls_answered_only_by_a_catch_all_are_a_warning(settings, name, value):
+    # Wagtail's bakerydemo: its page view answers every path, /accounts/login/ included (a 404).
+    settings.ROOT_URLCONF = "tests.bare_site_urls"
+    settings.LOGIN_URL = "/login/"
+    setattr(settings, name, value)
+    messages = checks.check_urls()
+    assert ids(messages) == ["django_totp.W012"]
+    assert "catch-all pattern 'page'" in messages[0].msg
+
+
+def test_pages_of_a_catch_all_site_are_not_reported(settings):
+    settings.ROOT_URLCONF = "tests.bare_site_urls"
+    settings.LOGIN_URL = "/login/"
+    settings.TOTP_REDIRECT_URL = "/blog/"
+    assert checks.check_urls() == []
+
+
+def test_manage_py_check_reports_the_urls(settings):
+    settings.ROOT_URLCONF = "tests.checks_urls.catch_all_first"
+    with pytest.raises(SystemCheckError, match="E028"):
+        call_command("check")
+
+
+def test_the_crispy_template_pack_of_the_test_settings_passes():
+    assert checks.check_crispy_template_pack() == []
+
+
+def test_a_missing_crispy_template_pack_setting_is_an_error(settings):
+    del settings.CRISPY_TEMPLATE_PACK
+    messages = checks.check_crispy_template_pack()
+    assert ids(messages) == ["django_totp.E029"]
+    assert "CRISPY_TEMPLATE_PACK is not set" in messages[0].msg
+    assert "crispy_bootstrap5" in messages[0].hint
+
+
+def test_a_crispy_template_pack_whose_app_is_missing_is_an_error(settings):
+    settings.INSTALLED_APPS = [a for a in settings.INSTALLED_APPS if a != "crispy_bootstrap5"]
+    messages = checks.check_crispy_template_pack()
+    assert ids(messages) == ["django_totp.E029"]
+    assert "bootstrap5/whole_uni_form.html" in messages[0].msg
+
+
+def test_a_missing_crispy_template_pack_fails_manage_py_check(settings):
+    settings.CRISPY_TEMPLATE_PACK = "bootstrap3"
+    settings.CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap3"
+    with pytest.raises(SystemCheckError, match="E029"):
+        call_command("check")

@@ -174,9 +174,13 @@ class TestService:
 
     def test_a_reset_deletes_the_codes_and_the_failures(self, user, recovery_codes, staff_user):
         services.verify_recovery_code(user, "0000-0000-0000")
+        token = TOTPAccount.objects.get(user=user).remember_token
         services.reset_user(user, actor=staff_user)
         assert not RecoveryCode.objects.filter(user=user).exists()
-        assert not TOTPAccount.objects.filter(user=user).exists()
+        # A fresh row that only holds the notice of the staff reset for the next sign-in.
+        account = TOTPAccount.objects.get(user=user)
+        assert account.failure_count == 0 and account.last_failure_at is None
+        assert account.remember_token != token and account.reset_by_staff_at is not None
 
     def test_use_is_logged_and_signalled_without_the_code(
         self, user, recovery_codes, caplog, settings

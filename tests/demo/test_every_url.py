@@ -15,8 +15,15 @@ from django.contrib.admindocs.views import extract_views_from_urlpatterns, simpl
 from django.urls import get_resolver
 
 pytestmark = pytest.mark.django_db
-# Home is @totp_exempt; logout, verify and its recovery-code alternative by design.
-ALLOWED = {"/", "/logout/", "/2fa/verify/", "/2fa/verify/recovery/"}
+# Home is @totp_exempt; the logouts, verify and its recovery-code alternative by design.
+ALLOWED = {
+    "/",
+    "/logout/",
+    "/admin/logout/",
+    "/2fa/sign-out/",
+    "/2fa/verify/",
+    "/2fa/verify/recovery/",
+}
 
 
 def every_path() -> list[str]:

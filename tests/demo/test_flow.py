@@ -164,8 +164,8 @@ def test_admin_opens_for_a_verified_staff_session(client, staff_user, code_for):
 
 def test_cancel_and_sign_out_works_before_the_code(password_client, device):
     page = text(password_client.get("/2fa/verify/"))
-    assert 'action="/logout/"' in page
-    response = password_client.post("/logout/")
+    assert 'action="/2fa/sign-out/"' in page
+    response = password_client.post("/2fa/sign-out/")
     assert response.status_code == 302
     assert response["Location"] == "/"
     assert status_on_home(password_client) == "anonymous"
