@@ -10,7 +10,7 @@ from django.http import HttpResponse
 from django.test import Client, RequestFactory
 
 from django_totp import oath, services, session
-from django_totp.models import TOTPDevice
+from django_totp.models import TOTPAccount, TOTPDevice, VerificationMethod
 
 PASSWORD = "correct horse battery staple"
 
@@ -43,18 +43,22 @@ def device(user) -> TOTPDevice:
     return make_device(user)
 
 
-def owner_request(user, path: str = "/2fa/manage/"):
-    """A request of ``user``'s own session that just typed a code (passes step-up).
+def owner_request(user, method: str | None = VerificationMethod.CODE):
+    """A request of ``user``'s own session, verified by ``method`` with their first device.
 
-    For calling the self-service functions of ``services`` directly.
+    The default, a code just typed, passes step-up; ``None`` is the password step only. For
+    calling the self-service functions of ``services`` directly.
     """
-    request = RequestFactory().post(path)
+    request = RequestFactory().post("/2fa/manage/")
     SessionMiddleware(lambda r: HttpResponse()).process_request(request)
     request.user = user
     session.start_pending(request)
     device = TOTPDevice.objects.confirmed().filter(user=user).order_by("pk").first()
-    if device is not None:
-        assert session.mark_verified(request, device)
+    if method is not None and device is not None:
+        token = None
+        if method == VerificationMethod.REMEMBERED_BROWSER:
+            token = TOTPAccount.objects.get_or_create(user=user)[0].remember_token
+        assert session.mark_verified(request, device, method, remember_token=token)
     return request
 
 

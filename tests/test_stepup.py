@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import pytest
 import time_machine
-from django.contrib.sessions.middleware import SessionMiddleware
-from django.http import HttpResponse
-from django.test import Client, RequestFactory
+from django.test import Client
 
 from django_totp import services, session, stepup
 from django_totp.conf import conf
@@ -32,20 +30,6 @@ CHANGES = {
 }
 
 
-def session_of(user, method: str | None):
-    """A request of ``user`` verified by ``method`` (None: the password step only)."""
-    request = RequestFactory().post("/2fa/manage/")
-    SessionMiddleware(lambda r: HttpResponse()).process_request(request)
-    request.user = user
-    session.start_pending(request)
-    if method is not None:
-        account, _ = TOTPAccount.objects.get_or_create(user=user)
-        device = TOTPDevice.objects.get(user=user)
-        token = account.remember_token if method == VerificationMethod.REMEMBERED_BROWSER else None
-        assert session.mark_verified(request, device, method, remember_token=token)
-    return request
-
-
 def nothing_changed(user, device, codes_before) -> bool:
     device.refresh_from_db()
     return (
@@ -61,14 +45,14 @@ def test_the_services_refuse_a_session_that_typed_no_code(user, device, change, 
     services.regenerate_recovery_codes(owner_request(user))
     codes_before = set(user.totp_recovery_codes.values_list("digest", flat=True))
     with pytest.raises(stepup.StepUpRequired):
-        CHANGES[change](session_of(user, method), device)
+        CHANGES[change](owner_request(user, method), device)
     assert nothing_changed(user, device, codes_before)
 
 
 @pytest.mark.parametrize("change", list(CHANGES))
 @pytest.mark.parametrize("method", [VerificationMethod.CODE, VerificationMethod.RECOVERY_CODE])
 def test_a_typed_factor_counts_only_within_the_step_up_window(user, device, change, method):
-    request = session_of(user, method)
+    request = owner_request(user, method)
     assert stepup.satisfied(request)
     with time_machine.travel(session.state_of(request).verified_at + 1, tick=False) as clock:
         clock.shift(conf.TOTP_STEP_UP_SECONDS)
@@ -78,7 +62,7 @@ def test_a_typed_factor_counts_only_within_the_step_up_window(user, device, chan
 
 
 def test_a_user_without_a_device_enrols_without_step_up(user):
-    assert services.start_setup(session_of(user, None)).confirmed is False
+    assert services.start_setup(owner_request(user, None)).confirmed is False
 
 
 def test_forgetting_browsers_ends_the_sessions_they_signed_in(user, device, code_for, settings):
@@ -106,7 +90,7 @@ def test_a_remembered_sign_in_ends_when_browsers_are_forgotten_even_if_not_delet
     # The re-check compares the remember token too, so the promise does not rest on deleting
     # the session from the store (R27).
     settings.TOTP_REMEMBER_DAYS = 30
-    request = session_of(user, VerificationMethod.REMEMBERED_BROWSER)
+    request = owner_request(user, VerificationMethod.REMEMBERED_BROWSER)
     TOTPAccount.objects.get(user=user).forget_browsers()
     with time_machine.travel(session.state_of(request).verified_at + 1, tick=False) as clock:
         clock.shift(conf.TOTP_RECHECK_SECONDS)
