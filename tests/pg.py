@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -141,20 +142,21 @@ def stop(process: subprocess.Popen[Any], sig: int | None) -> None:
         process.wait()
 
 
-def main(argv: list[str]) -> int:
+def run_around(argv: list[str], module: str, run: Callable[[list[str]], int]) -> int:
+    """``python -m MODULE -- COMMAND``: ``run(COMMAND)`` with its service, cleaned up on exit."""
     command = argv[1:] if argv[:1] == ["--"] else argv
     if not command:
-        sys.exit("usage: python -m tests.pg -- COMMAND [ARG...]")
+        sys.exit(f"usage: python -m {module} -- COMMAND [ARG...]")
 
     def terminate(signum: int, frame: object) -> None:
         raise SystemExit(128 + signum)  # so that a job cancelled with SIGTERM cleans up
 
     signal.signal(signal.SIGTERM, terminate)
     try:
-        return run_with_cluster(command)
+        return run(command)
     except KeyboardInterrupt:
         return 130
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(run_around(sys.argv[1:], "tests.pg", run_with_cluster))

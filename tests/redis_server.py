@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.pg import free_port, run_command, stop
+from tests.pg import free_port, run_around, run_command, stop
 
 
 def wait_until_ready(port: str, server: subprocess.Popen[Any], log: Path) -> None:
@@ -70,20 +70,5 @@ def run_with_server(command: list[str]) -> int:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def main(argv: list[str]) -> int:
-    command = argv[1:] if argv[:1] == ["--"] else argv
-    if not command:
-        sys.exit("usage: python -m tests.redis_server -- COMMAND [ARG...]")
-
-    def terminate(signum: int, frame: object) -> None:
-        raise SystemExit(128 + signum)
-
-    signal.signal(signal.SIGTERM, terminate)
-    try:
-        return run_with_server(command)
-    except KeyboardInterrupt:
-        return 130
-
-
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(run_around(sys.argv[1:], "tests.redis_server", run_with_server))
