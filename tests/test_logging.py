@@ -33,13 +33,16 @@ def test_a_full_scenario_logs_every_event_without_codes_or_secrets(
         client.post("/2fa/setup/", {"start": "1"})
         device = TOTPDevice.objects.get(user=user)
         secret = device.secret
+        enrolment_code = code_for(device)
         post_code(client, "/2fa/setup/", "111111")
-        post_code(client, "/2fa/setup/", code_for(device))
+        post_code(client, "/2fa/setup/", enrolment_code)
         second = Client()
         second.login(username=user.username, password=PASSWORD)
-        post_code(second, "/2fa/verify/", code_for(device))  # replay of the enrolment code
+        post_code(second, "/2fa/verify/", enrolment_code)  # replayed, even across a step boundary
         post_code(second, "/2fa/verify/", "222222")  # second failure since success: locked
-        post_code(second, "/2fa/verify/", code_for(device, offset=1))  # refused: locked
+        post_code(
+            second, "/2fa/verify/", code_for(device, offset=1)
+        )  # a valid code, refused: locked
         staff_device = make_device(staff_user)
         services.unlock_device(device, actor=staff_user)
         services.reset_user(user, actor=staff_user)
