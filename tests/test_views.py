@@ -317,6 +317,25 @@ class TestSetup:
         html = password_client.get(SETUP, HTTP_HOST="testserver").content.decode()
         assert f"otpauth://totp/example.com:alice?secret={device.secret}" in html
 
+    @pytest.mark.parametrize(
+        ("hosts", "issuer"),
+        [
+            (["[::1]", "127.0.0.1"], "127.0.0.1:"),
+            (["[::1]", "testserver"], "testserver:"),
+            (["[::1]"], ""),
+        ],
+    )
+    def test_an_ipv6_literal_host_is_never_the_issuer(
+        self, password_client, settings, hosts, issuer
+    ):
+        """Without its colons, ``[::1]`` would be the issuer ``[1]`` in the app."""
+        device = start_setup(password_client)
+        settings.TOTP_ISSUER = ""
+        settings.ALLOWED_HOSTS = hosts
+        html = password_client.get(SETUP, HTTP_HOST="[::1]").content.decode()
+        assert f"otpauth://totp/{issuer}alice?secret={device.secret}" in html
+        assert "[1]" not in html
+
     def test_confirming_activates_the_device_and_verifies_the_session(
         self, password_client, code_for
     ):
