@@ -28,12 +28,13 @@ from django_totp.models import TOTPDevice
 from .conftest import PASSWORD
 
 PACKAGE = Path(__file__).resolve().parent.parent / "django_totp"
-LANGUAGES = ("de", "es")
+LANGUAGES = ("de", "es", "fr")
 # gettext's rule for each language: French and Brazilian Portuguese use the singular for 0 too,
 # Polish has a form for 2-4 (but not 12-14), Japanese has one form.
 PLURAL_FORMS = {
     "de": "nplurals=2; plural=(n != 1);",
     "es": "nplurals=2; plural=(n != 1);",
+    "fr": "nplurals=2; plural=(n > 1);",
 }
 LOCALE_MIDDLEWARE = "django.middleware.locale.LocaleMiddleware"
 
@@ -91,6 +92,15 @@ PAGES = {
             "¿Ha perdido su teléfono? Use en su lugar un código de recuperación",
             "Cancelar y cerrar sesión",
         ],
+        "fr": [
+            "<title>Saisissez votre code d'authentification</title>",
+            "Ouvrez l'application d'authentification sur votre téléphone et saisissez le code "
+            "actuel pour alice.",
+            "Code d'authentification",
+            'value="Vérifier"',
+            "Téléphone perdu\xa0? Utilisez plutôt un code de récupération",
+            "Annuler et se déconnecter",
+        ],
     },
     "recovery": {
         "de": [
@@ -104,6 +114,12 @@ PAGES = {
             "Introduzca uno de los códigos de recuperación que guardó al configurar la "
             "autenticación de dos factores.",
             "Usar en su lugar un código de su aplicación",
+        ],
+        "fr": [
+            "<title>Utiliser un code de récupération</title>",
+            "Saisissez l'un des codes de récupération que vous avez enregistrés lors de la "
+            "configuration de l'authentification à deux facteurs.",
+            "Utiliser plutôt un code de votre application",
         ],
     },
     "manage": {
@@ -123,6 +139,14 @@ PAGES = {
             "Generar nuevos códigos de recuperación",
             "Desactivar la autenticación de dos factores",
         ],
+        "fr": [
+            "<title>Authentification à deux facteurs</title>",
+            "Applications d'authentification",
+            "Remplacer par un nouveau téléphone",
+            "Vous avez 10 codes de récupération inutilisés.",
+            "Générer de nouveaux codes de récupération",
+            "Désactiver l'authentification à deux facteurs",
+        ],
     },
     "setup": {
         "de": [
@@ -136,6 +160,12 @@ PAGES = {
             "Además de su contraseña, cada vez que inicie sesión introducirá un código de 6 "
             "dígitos de una aplicación de autenticación.",
             ">Continuar</button>",
+        ],
+        "fr": [
+            "<title>Configurer l'authentification à deux facteurs</title>",
+            "En plus de votre mot de passe, vous saisirez à chaque connexion un code à 6 "
+            "chiffres provenant d'une application d'authentification.",
+            ">Continuer</button>",
         ],
     },
 }
@@ -180,6 +210,8 @@ class TestPagesFollowTheBrowsersLanguage:
             "anzeigt.",
             "es": "Ese código no es correcto. Introduzca el código que muestra ahora su "
             "aplicación.",
+            "fr": "Ce code est incorrect. Saisissez le code que votre application affiche "
+            "maintenant.",
         }
         assert expected[language] in unescape(response.content.decode())
 
@@ -196,6 +228,8 @@ class TestPagesFollowTheBrowsersLanguage:
         expected = {
             "de": "Geben Sie einen Code aus Ihrer App ein, um zu bestätigen, dass Sie es sind.",
             "es": "Introduzca un código de su aplicación para confirmar que es usted.",
+            "fr": "Saisissez un code de votre application pour confirmer qu'il s'agit bien de "
+            "vous.",
         }
         assert expected[language] in html
 
@@ -211,6 +245,7 @@ class TestPagesFollowTheBrowsersLanguage:
         expected = {
             "de": "Bestätigung mit der Zwei-Faktor-Authentifizierung erforderlich.",
             "es": "Se requiere la verificación de la autenticación de dos factores.",
+            "fr": "Vérification à deux facteurs requise.",
         }
         assert response.json()["detail"] == expected[language]
 
@@ -246,6 +281,17 @@ def test_without_a_language_preference_the_pages_stay_english(locale_middleware,
                 "Fecha y hora:",
             ],
         ),
+        (
+            "fr",
+            "Test Site: Votre authentification à deux facteurs a été réinitialisée",
+            [
+                "Bonjour alice,",
+                "Un administrateur a réinitialisé l'authentification à deux facteurs de votre "
+                "compte\xa0: les applications d'authentification que vous aviez configurées ne "
+                "fonctionnent plus.",
+                "Date\xa0:",
+            ],
+        ),
     ],
 )
 def test_an_email_notice_is_written_in_the_active_language(
@@ -270,6 +316,7 @@ def test_an_email_notice_is_written_in_the_active_language(
         ("en", "Authenticator app"),
         ("de", "Authenticator-App"),
         ("es", "Aplicación de autenticación"),
+        ("fr", "Application d'authentification"),
     ],
 )
 def test_a_new_device_is_named_in_the_language_of_the_user_setting_it_up(user, language, name):
