@@ -28,13 +28,14 @@ from django_totp.models import TOTPDevice
 from .conftest import PASSWORD
 
 PACKAGE = Path(__file__).resolve().parent.parent / "django_totp"
-LANGUAGES = ("de", "es", "fr")
+LANGUAGES = ("de", "es", "fr", "it")
 # gettext's rule for each language: French and Brazilian Portuguese use the singular for 0 too,
 # Polish has a form for 2-4 (but not 12-14), Japanese has one form.
 PLURAL_FORMS = {
     "de": "nplurals=2; plural=(n != 1);",
     "es": "nplurals=2; plural=(n != 1);",
     "fr": "nplurals=2; plural=(n > 1);",
+    "it": "nplurals=2; plural=(n != 1);",
 }
 LOCALE_MIDDLEWARE = "django.middleware.locale.LocaleMiddleware"
 
@@ -101,6 +102,14 @@ PAGES = {
             "Téléphone perdu\xa0? Utilisez plutôt un code de récupération",
             "Annuler et se déconnecter",
         ],
+        "it": [
+            "<title>Inserisca il codice di autenticazione</title>",
+            "Apra l'app di autenticazione sul telefono e inserisca il codice attuale per alice.",
+            "Codice di autenticazione",
+            'value="Verifica"',
+            "Ha perso il telefono? Usi invece un codice di recupero",
+            "Annulla ed esci",
+        ],
     },
     "recovery": {
         "de": [
@@ -120,6 +129,12 @@ PAGES = {
             "Saisissez l'un des codes de récupération que vous avez enregistrés lors de la "
             "configuration de l'authentification à deux facteurs.",
             "Utiliser plutôt un code de votre application",
+        ],
+        "it": [
+            "<title>Usa un codice di recupero</title>",
+            "Inserisca uno dei codici di recupero che ha salvato quando ha configurato "
+            "l'autenticazione a due fattori.",
+            "Usa invece un codice dell'app",
         ],
     },
     "manage": {
@@ -147,6 +162,14 @@ PAGES = {
             "Générer de nouveaux codes de récupération",
             "Désactiver l'authentification à deux facteurs",
         ],
+        "it": [
+            "<title>Autenticazione a due fattori</title>",
+            "App di autenticazione",
+            "Sostituisci con un nuovo telefono",
+            "Ha 10 codici di recupero inutilizzati.",
+            "Genera nuovi codici di recupero",
+            "Disattiva l'autenticazione a due fattori",
+        ],
     },
     "setup": {
         "de": [
@@ -166,6 +189,12 @@ PAGES = {
             "En plus de votre mot de passe, vous saisirez à chaque connexion un code à 6 "
             "chiffres provenant d'une application d'authentification.",
             ">Continuer</button>",
+        ],
+        "it": [
+            "<title>Configura l'autenticazione a due fattori</title>",
+            "Oltre alla password, a ogni accesso dovrà digitare un codice di 6 cifre generato da "
+            "un'app di autenticazione.",
+            ">Continua</button>",
         ],
     },
 }
@@ -212,6 +241,7 @@ class TestPagesFollowTheBrowsersLanguage:
             "aplicación.",
             "fr": "Ce code est incorrect. Saisissez le code que votre application affiche "
             "maintenant.",
+            "it": "Il codice non è corretto. Inserisca il codice che la sua app mostra adesso.",
         }
         assert expected[language] in unescape(response.content.decode())
 
@@ -230,6 +260,7 @@ class TestPagesFollowTheBrowsersLanguage:
             "es": "Introduzca un código de su aplicación para confirmar que es usted.",
             "fr": "Saisissez un code de votre application pour confirmer qu'il s'agit bien de "
             "vous.",
+            "it": "Inserisca un codice della sua app per confermare la sua identità.",
         }
         assert expected[language] in html
 
@@ -246,6 +277,7 @@ class TestPagesFollowTheBrowsersLanguage:
             "de": "Bestätigung mit der Zwei-Faktor-Authentifizierung erforderlich.",
             "es": "Se requiere la verificación de la autenticación de dos factores.",
             "fr": "Vérification à deux facteurs requise.",
+            "it": "Verifica a due fattori richiesta.",
         }
         assert response.json()["detail"] == expected[language]
 
@@ -292,6 +324,16 @@ def test_without_a_language_preference_the_pages_stay_english(locale_middleware,
                 "Date\xa0:",
             ],
         ),
+        (
+            "it",
+            "Test Site: La sua autenticazione a due fattori è stata reimpostata",
+            [
+                "Gentile alice,",
+                "Un amministratore ha reimpostato l'autenticazione a due fattori del suo "
+                "account: le app di autenticazione che aveva configurato non funzionano più.",
+                "Quando:",
+            ],
+        ),
     ],
 )
 def test_an_email_notice_is_written_in_the_active_language(
@@ -317,6 +359,7 @@ def test_an_email_notice_is_written_in_the_active_language(
         ("de", "Authenticator-App"),
         ("es", "Aplicación de autenticación"),
         ("fr", "Application d'authentification"),
+        ("it", "App di autenticazione"),
     ],
 )
 def test_a_new_device_is_named_in_the_language_of_the_user_setting_it_up(user, language, name):
