@@ -28,7 +28,7 @@ from django_totp.models import TOTPDevice
 from .conftest import PASSWORD
 
 PACKAGE = Path(__file__).resolve().parent.parent / "django_totp"
-LANGUAGES = ("de", "es", "fr", "it")
+LANGUAGES = ("de", "es", "fr", "it", "nl")
 # gettext's rule for each language: French and Brazilian Portuguese use the singular for 0 too,
 # Polish has a form for 2-4 (but not 12-14), Japanese has one form.
 PLURAL_FORMS = {
@@ -36,6 +36,7 @@ PLURAL_FORMS = {
     "es": "nplurals=2; plural=(n != 1);",
     "fr": "nplurals=2; plural=(n > 1);",
     "it": "nplurals=2; plural=(n != 1);",
+    "nl": "nplurals=2; plural=(n != 1);",
 }
 LOCALE_MIDDLEWARE = "django.middleware.locale.LocaleMiddleware"
 
@@ -110,6 +111,14 @@ PAGES = {
             "Ha perso il telefono? Usi invece un codice di recupero",
             "Annulla ed esci",
         ],
+        "nl": [
+            "<title>Voer uw authenticatiecode in</title>",
+            "Open de authenticator-app op uw telefoon en voer de huidige code voor alice in.",
+            "Authenticatiecode",
+            'value="Verifiëren"',
+            "Telefoon kwijt? Gebruik in plaats daarvan een herstelcode",
+            "Annuleren en uitloggen",
+        ],
     },
     "recovery": {
         "de": [
@@ -135,6 +144,12 @@ PAGES = {
             "Inserisca uno dei codici di recupero che ha salvato quando ha configurato "
             "l'autenticazione a due fattori.",
             "Usa invece un codice dell'app",
+        ],
+        "nl": [
+            "<title>Herstelcode gebruiken</title>",
+            "Voer een van de herstelcodes in die u hebt bewaard toen u tweefactorauthenticatie "
+            "instelde.",
+            "In plaats daarvan een code uit uw app gebruiken",
         ],
     },
     "manage": {
@@ -170,6 +185,14 @@ PAGES = {
             "Genera nuovi codici di recupero",
             "Disattiva l'autenticazione a due fattori",
         ],
+        "nl": [
+            "<title>Tweefactorauthenticatie</title>",
+            "Authenticator-apps",
+            "Vervangen door een nieuwe telefoon",
+            "U hebt 10 ongebruikte herstelcodes.",
+            "Nieuwe herstelcodes maken",
+            "Tweefactorauthenticatie uitschakelen",
+        ],
     },
     "setup": {
         "de": [
@@ -195,6 +218,12 @@ PAGES = {
             "Oltre alla password, a ogni accesso dovrà digitare un codice di 6 cifre generato da "
             "un'app di autenticazione.",
             ">Continua</button>",
+        ],
+        "nl": [
+            "<title>Tweefactorauthenticatie instellen</title>",
+            "Naast uw wachtwoord voert u bij elke keer inloggen een code van 6 cijfers uit een "
+            "authenticator-app in.",
+            ">Doorgaan</button>",
         ],
     },
 }
@@ -242,6 +271,7 @@ class TestPagesFollowTheBrowsersLanguage:
             "fr": "Ce code est incorrect. Saisissez le code que votre application affiche "
             "maintenant.",
             "it": "Il codice non è corretto. Inserisca il codice che la sua app mostra adesso.",
+            "nl": "Die code klopt niet. Voer de code in die uw app nu toont.",
         }
         assert expected[language] in unescape(response.content.decode())
 
@@ -261,6 +291,7 @@ class TestPagesFollowTheBrowsersLanguage:
             "fr": "Saisissez un code de votre application pour confirmer qu'il s'agit bien de "
             "vous.",
             "it": "Inserisca un codice della sua app per confermare la sua identità.",
+            "nl": "Voer een code uit uw app in om te bevestigen dat u het bent.",
         }
         assert expected[language] in html
 
@@ -278,6 +309,7 @@ class TestPagesFollowTheBrowsersLanguage:
             "es": "Se requiere la verificación de la autenticación de dos factores.",
             "fr": "Vérification à deux facteurs requise.",
             "it": "Verifica a due fattori richiesta.",
+            "nl": "Tweefactorverificatie vereist.",
         }
         assert response.json()["detail"] == expected[language]
 
@@ -334,6 +366,16 @@ def test_without_a_language_preference_the_pages_stay_english(locale_middleware,
                 "Quando:",
             ],
         ),
+        (
+            "nl",
+            "Test Site: Uw tweefactorauthenticatie is gereset",
+            [
+                "Beste alice,",
+                "Een beheerder heeft de tweefactorauthenticatie van uw account gereset: de "
+                "authenticator-apps die u had ingesteld, werken niet meer.",
+                "Wanneer:",
+            ],
+        ),
     ],
 )
 def test_an_email_notice_is_written_in_the_active_language(
@@ -360,6 +402,7 @@ def test_an_email_notice_is_written_in_the_active_language(
         ("es", "Aplicación de autenticación"),
         ("fr", "Application d'authentification"),
         ("it", "App di autenticazione"),
+        ("nl", "Authenticator-app"),
     ],
 )
 def test_a_new_device_is_named_in_the_language_of_the_user_setting_it_up(user, language, name):
