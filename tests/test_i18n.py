@@ -28,7 +28,7 @@ from django_totp.models import TOTPDevice
 from .conftest import PASSWORD
 
 PACKAGE = Path(__file__).resolve().parent.parent / "django_totp"
-LANGUAGES = ("de", "es", "fr", "it", "nl")
+LANGUAGES = ("de", "es", "fr", "it", "nl", "pt_BR")
 # gettext's rule for each language: French and Brazilian Portuguese use the singular for 0 too,
 # Polish has a form for 2-4 (but not 12-14), Japanese has one form.
 PLURAL_FORMS = {
@@ -37,6 +37,7 @@ PLURAL_FORMS = {
     "fr": "nplurals=2; plural=(n > 1);",
     "it": "nplurals=2; plural=(n != 1);",
     "nl": "nplurals=2; plural=(n != 1);",
+    "pt_BR": "nplurals=2; plural=(n > 1);",
 }
 LOCALE_MIDDLEWARE = "django.middleware.locale.LocaleMiddleware"
 
@@ -119,6 +120,14 @@ PAGES = {
             "Telefoon kwijt? Gebruik in plaats daarvan een herstelcode",
             "Annuleren en uitloggen",
         ],
+        "pt_BR": [
+            "<title>Digite seu código de autenticação</title>",
+            "Abra o aplicativo autenticador no seu celular e digite o código atual de alice.",
+            "Código de autenticação",
+            'value="Verificar"',
+            "Perdeu o celular? Use um código de recuperação em vez disso",
+            "Cancelar e sair",
+        ],
     },
     "recovery": {
         "de": [
@@ -150,6 +159,12 @@ PAGES = {
             "Voer een van de herstelcodes in die u hebt bewaard toen u tweefactorauthenticatie "
             "instelde.",
             "In plaats daarvan een code uit uw app gebruiken",
+        ],
+        "pt_BR": [
+            "<title>Usar um código de recuperação</title>",
+            "Digite um dos códigos de recuperação que você salvou ao configurar a autenticação "
+            "de dois fatores.",
+            "Usar um código do seu aplicativo em vez disso",
         ],
     },
     "manage": {
@@ -193,6 +208,14 @@ PAGES = {
             "Nieuwe herstelcodes maken",
             "Tweefactorauthenticatie uitschakelen",
         ],
+        "pt_BR": [
+            "<title>Autenticação de dois fatores</title>",
+            "Aplicativos autenticadores",
+            "Substituir por um novo celular",
+            "Você tem 10 códigos de recuperação não utilizados.",
+            "Gerar novos códigos de recuperação",
+            "Desativar a autenticação de dois fatores",
+        ],
     },
     "setup": {
         "de": [
@@ -224,6 +247,12 @@ PAGES = {
             "Naast uw wachtwoord voert u bij elke keer inloggen een code van 6 cijfers uit een "
             "authenticator-app in.",
             ">Doorgaan</button>",
+        ],
+        "pt_BR": [
+            "<title>Configurar a autenticação de dois fatores</title>",
+            "Além da sua senha, você digitará um código de 6 dígitos de um aplicativo "
+            "autenticador sempre que entrar.",
+            ">Continuar</button>",
         ],
     },
 }
@@ -272,6 +301,8 @@ class TestPagesFollowTheBrowsersLanguage:
             "maintenant.",
             "it": "Il codice non è corretto. Inserisca il codice che la sua app mostra adesso.",
             "nl": "Die code klopt niet. Voer de code in die uw app nu toont.",
+            "pt_BR": "Esse código não está correto. Digite o código que seu aplicativo mostra "
+            "agora.",
         }
         assert expected[language] in unescape(response.content.decode())
 
@@ -292,6 +323,7 @@ class TestPagesFollowTheBrowsersLanguage:
             "vous.",
             "it": "Inserisca un codice della sua app per confermare la sua identità.",
             "nl": "Voer een code uit uw app in om te bevestigen dat u het bent.",
+            "pt_BR": "Digite um código do seu aplicativo para confirmar que é você.",
         }
         assert expected[language] in html
 
@@ -310,6 +342,7 @@ class TestPagesFollowTheBrowsersLanguage:
             "fr": "Vérification à deux facteurs requise.",
             "it": "Verifica a due fattori richiesta.",
             "nl": "Tweefactorverificatie vereist.",
+            "pt_BR": "Verificação de dois fatores obrigatória.",
         }
         assert response.json()["detail"] == expected[language]
 
@@ -376,6 +409,16 @@ def test_without_a_language_preference_the_pages_stay_english(locale_middleware,
                 "Wanneer:",
             ],
         ),
+        (
+            "pt_BR",
+            "Test Site: Sua autenticação de dois fatores foi redefinida",
+            [
+                "Olá, alice,",
+                "Um administrador redefiniu a autenticação de dois fatores da sua conta: os "
+                "aplicativos autenticadores que você tinha configurado não funcionam mais.",
+                "Quando:",
+            ],
+        ),
     ],
 )
 def test_an_email_notice_is_written_in_the_active_language(
@@ -403,6 +446,7 @@ def test_an_email_notice_is_written_in_the_active_language(
         ("fr", "Application d'authentification"),
         ("it", "App di autenticazione"),
         ("nl", "Authenticator-app"),
+        ("pt_BR", "Aplicativo autenticador"),
     ],
 )
 def test_a_new_device_is_named_in_the_language_of_the_user_setting_it_up(user, language, name):
