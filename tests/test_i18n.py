@@ -28,7 +28,7 @@ from django_totp.models import TOTPDevice
 from .conftest import PASSWORD
 
 PACKAGE = Path(__file__).resolve().parent.parent / "django_totp"
-LANGUAGES = ("de", "es", "fr", "it", "nl", "pt_BR")
+LANGUAGES = ("de", "es", "fr", "it", "nl", "pl", "pt_BR")
 # gettext's rule for each language: French and Brazilian Portuguese use the singular for 0 too,
 # Polish has a form for 2-4 (but not 12-14), Japanese has one form.
 PLURAL_FORMS = {
@@ -37,6 +37,7 @@ PLURAL_FORMS = {
     "fr": "nplurals=2; plural=(n > 1);",
     "it": "nplurals=2; plural=(n != 1);",
     "nl": "nplurals=2; plural=(n != 1);",
+    "pl": "nplurals=3; plural=(n==1 ? 0 : n%10>=2 && n%10<=4 && (n%100<10 || n%100>=20) ? 1 : 2);",
     "pt_BR": "nplurals=2; plural=(n > 1);",
 }
 LOCALE_MIDDLEWARE = "django.middleware.locale.LocaleMiddleware"
@@ -120,6 +121,14 @@ PAGES = {
             "Telefoon kwijt? Gebruik in plaats daarvan een herstelcode",
             "Annuleren en uitloggen",
         ],
+        "pl": [
+            "<title>Wpisz kod uwierzytelniający</title>",
+            "Otwórz aplikację uwierzytelniającą na telefonie i wpisz aktualny kod dla alice.",
+            "Kod uwierzytelniający",
+            'value="Zweryfikuj"',
+            "Zgubiony telefon? Użyj zamiast tego kodu odzyskiwania",
+            "Anuluj i wyloguj się",
+        ],
         "pt_BR": [
             "<title>Digite seu código de autenticação</title>",
             "Abra o aplicativo autenticador no seu celular e digite o código atual de alice.",
@@ -159,6 +168,12 @@ PAGES = {
             "Voer een van de herstelcodes in die u hebt bewaard toen u tweefactorauthenticatie "
             "instelde.",
             "In plaats daarvan een code uit uw app gebruiken",
+        ],
+        "pl": [
+            "<title>Użyj kodu odzyskiwania</title>",
+            "Wpisz jeden z kodów odzyskiwania zapisanych podczas konfiguracji uwierzytelniania "
+            "dwuskładnikowego.",
+            "Użyj zamiast tego kodu z aplikacji",
         ],
         "pt_BR": [
             "<title>Usar um código de recuperação</title>",
@@ -208,6 +223,14 @@ PAGES = {
             "Nieuwe herstelcodes maken",
             "Tweefactorauthenticatie uitschakelen",
         ],
+        "pl": [
+            "<title>Uwierzytelnianie dwuskładnikowe</title>",
+            "Aplikacje uwierzytelniające",
+            "Przenieś na nowy telefon",
+            "Masz 10 nieużytych kodów odzyskiwania.",
+            "Wygeneruj nowe kody odzyskiwania",
+            "Wyłącz uwierzytelnianie dwuskładnikowe",
+        ],
         "pt_BR": [
             "<title>Autenticação de dois fatores</title>",
             "Aplicativos autenticadores",
@@ -247,6 +270,12 @@ PAGES = {
             "Naast uw wachtwoord voert u bij elke keer inloggen een code van 6 cijfers uit een "
             "authenticator-app in.",
             ">Doorgaan</button>",
+        ],
+        "pl": [
+            "<title>Skonfiguruj uwierzytelnianie dwuskładnikowe</title>",
+            "Oprócz hasła przy każdym logowaniu wpiszesz 6-cyfrowy kod z aplikacji "
+            "uwierzytelniającej.",
+            ">Dalej</button>",
         ],
         "pt_BR": [
             "<title>Configurar a autenticação de dois fatores</title>",
@@ -301,6 +330,7 @@ class TestPagesFollowTheBrowsersLanguage:
             "maintenant.",
             "it": "Il codice non è corretto. Inserisca il codice che la sua app mostra adesso.",
             "nl": "Die code klopt niet. Voer de code in die uw app nu toont.",
+            "pl": "Ten kod jest nieprawidłowy. Wpisz kod, który aplikacja wyświetla teraz.",
             "pt_BR": "Esse código não está correto. Digite o código que seu aplicativo mostra "
             "agora.",
         }
@@ -323,6 +353,7 @@ class TestPagesFollowTheBrowsersLanguage:
             "vous.",
             "it": "Inserisca un codice della sua app per confermare la sua identità.",
             "nl": "Voer een code uit uw app in om te bevestigen dat u het bent.",
+            "pl": "Wpisz kod z aplikacji, aby potwierdzić, że to Ty.",
             "pt_BR": "Digite um código do seu aplicativo para confirmar que é você.",
         }
         assert expected[language] in html
@@ -342,6 +373,7 @@ class TestPagesFollowTheBrowsersLanguage:
             "fr": "Vérification à deux facteurs requise.",
             "it": "Verifica a due fattori richiesta.",
             "nl": "Tweefactorverificatie vereist.",
+            "pl": "Wymagana weryfikacja dwuskładnikowa.",
             "pt_BR": "Verificação de dois fatores obrigatória.",
         }
         assert response.json()["detail"] == expected[language]
@@ -410,6 +442,16 @@ def test_without_a_language_preference_the_pages_stay_english(locale_middleware,
             ],
         ),
         (
+            "pl",
+            "Test Site: Twoje uwierzytelnianie dwuskładnikowe zostało zresetowane",
+            [
+                "Dzień dobry, alice!",
+                "Administrator zresetował uwierzytelnianie dwuskładnikowe na Twoim koncie: "
+                "skonfigurowane wcześniej aplikacje uwierzytelniające już nie działają.",
+                "Kiedy:",
+            ],
+        ),
+        (
             "pt_BR",
             "Test Site: Sua autenticação de dois fatores foi redefinida",
             [
@@ -446,6 +488,7 @@ def test_an_email_notice_is_written_in_the_active_language(
         ("fr", "Application d'authentification"),
         ("it", "App di autenticazione"),
         ("nl", "Authenticator-app"),
+        ("pl", "Aplikacja uwierzytelniająca"),
         ("pt_BR", "Aplicativo autenticador"),
     ],
 )
