@@ -28,7 +28,7 @@ from django_totp.models import TOTPDevice
 from .conftest import PASSWORD
 
 PACKAGE = Path(__file__).resolve().parent.parent / "django_totp"
-LANGUAGES = ("de", "es", "fr", "it", "nl", "pl", "pt_BR")
+LANGUAGES = ("de", "es", "fr", "it", "ja", "nl", "pl", "pt_BR")
 # gettext's rule for each language: French and Brazilian Portuguese use the singular for 0 too,
 # Polish has a form for 2-4 (but not 12-14), Japanese has one form.
 PLURAL_FORMS = {
@@ -36,6 +36,7 @@ PLURAL_FORMS = {
     "es": "nplurals=2; plural=(n != 1);",
     "fr": "nplurals=2; plural=(n > 1);",
     "it": "nplurals=2; plural=(n != 1);",
+    "ja": "nplurals=1; plural=0;",
     "nl": "nplurals=2; plural=(n != 1);",
     "pl": "nplurals=3; plural=(n==1 ? 0 : n%10>=2 && n%10<=4 && (n%100<10 || n%100>=20) ? 1 : 2);",
     "pt_BR": "nplurals=2; plural=(n > 1);",
@@ -113,6 +114,14 @@ PAGES = {
             "Ha perso il telefono? Usi invece un codice di recupero",
             "Annulla ed esci",
         ],
+        "ja": [
+            "<title>認証コードを入力してください</title>",
+            "スマートフォンで認証アプリを開き、aliceの現在のコードを入力してください。",
+            "認証コード",
+            'value="確認"',
+            "スマートフォンを紛失した場合は、代わりにリカバリーコードを使用してください",
+            "キャンセルしてログアウト",
+        ],
         "nl": [
             "<title>Voer uw authenticatiecode in</title>",
             "Open de authenticator-app op uw telefoon en voer de huidige code voor alice in.",
@@ -162,6 +171,11 @@ PAGES = {
             "Inserisca uno dei codici di recupero che ha salvato quando ha configurato "
             "l'autenticazione a due fattori.",
             "Usa invece un codice dell'app",
+        ],
+        "ja": [
+            "<title>リカバリーコードを使用</title>",
+            "二要素認証の設定時に保存したリカバリーコードのいずれかを入力してください。",
+            "代わりにアプリのコードを使用",
         ],
         "nl": [
             "<title>Herstelcode gebruiken</title>",
@@ -215,6 +229,14 @@ PAGES = {
             "Genera nuovi codici di recupero",
             "Disattiva l'autenticazione a due fattori",
         ],
+        "ja": [
+            "<title>二要素認証</title>",
+            "認証アプリ",
+            "新しいスマートフォンに置き換え",
+            "未使用のリカバリーコードが10個あります。",
+            "新しいリカバリーコードを生成",
+            "二要素認証を無効にする",
+        ],
         "nl": [
             "<title>Tweefactorauthenticatie</title>",
             "Authenticator-apps",
@@ -264,6 +286,11 @@ PAGES = {
             "Oltre alla password, a ogni accesso dovrà digitare un codice di 6 cifre generato da "
             "un'app di autenticazione.",
             ">Continua</button>",
+        ],
+        "ja": [
+            "<title>二要素認証を設定</title>",
+            "ログインするたびに、パスワードに加えて認証アプリの6桁のコードを入力します。",
+            ">続行</button>",
         ],
         "nl": [
             "<title>Tweefactorauthenticatie instellen</title>",
@@ -329,6 +356,7 @@ class TestPagesFollowTheBrowsersLanguage:
             "fr": "Ce code est incorrect. Saisissez le code que votre application affiche "
             "maintenant.",
             "it": "Il codice non è corretto. Inserisca il codice che la sua app mostra adesso.",
+            "ja": "コードが正しくありません。アプリに現在表示されているコードを入力してください。",
             "nl": "Die code klopt niet. Voer de code in die uw app nu toont.",
             "pl": "Ten kod jest nieprawidłowy. Wpisz kod, który aplikacja wyświetla teraz.",
             "pt_BR": "Esse código não está correto. Digite o código que seu aplicativo mostra "
@@ -352,6 +380,7 @@ class TestPagesFollowTheBrowsersLanguage:
             "fr": "Saisissez un code de votre application pour confirmer qu'il s'agit bien de "
             "vous.",
             "it": "Inserisca un codice della sua app per confermare la sua identità.",
+            "ja": "本人確認のため、アプリに表示されたコードを入力してください。",
             "nl": "Voer een code uit uw app in om te bevestigen dat u het bent.",
             "pl": "Wpisz kod z aplikacji, aby potwierdzić, że to Ty.",
             "pt_BR": "Digite um código do seu aplicativo para confirmar que é você.",
@@ -372,6 +401,7 @@ class TestPagesFollowTheBrowsersLanguage:
             "es": "Se requiere la verificación de la autenticación de dos factores.",
             "fr": "Vérification à deux facteurs requise.",
             "it": "Verifica a due fattori richiesta.",
+            "ja": "二要素認証による確認が必要です。",
             "nl": "Tweefactorverificatie vereist.",
             "pl": "Wymagana weryfikacja dwuskładnikowa.",
             "pt_BR": "Verificação de dois fatores obrigatória.",
@@ -432,6 +462,11 @@ def test_without_a_language_preference_the_pages_stay_english(locale_middleware,
             ],
         ),
         (
+            "ja",
+            "Test Site: 二要素認証がリセットされました",
+            ["alice 様", "管理者がアカウントの二要素認証をリセットしました。", "日時："],
+        ),
+        (
             "nl",
             "Test Site: Uw tweefactorauthenticatie is gereset",
             [
@@ -487,6 +522,7 @@ def test_an_email_notice_is_written_in_the_active_language(
         ("es", "Aplicación de autenticación"),
         ("fr", "Application d'authentification"),
         ("it", "App di autenticazione"),
+        ("ja", "認証アプリ"),
         ("nl", "Authenticator-app"),
         ("pl", "Aplikacja uwierzytelniająca"),
         ("pt_BR", "Aplicativo autenticador"),
