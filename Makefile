@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # The languages django_totp ships (django_totp/locale/<lang>/LC_MESSAGES).
-LANGS := de es
+LANGS := de es fr it ja nl pl pt_BR
 
 # The interpreters of the test matrix (noxfile.py): pythonX.Y on PATH if it runs, else pyenv's
 # newest X.Y (pyenv's shims run only where PYENV_VERSION names it). Override one to point
