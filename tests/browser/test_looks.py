@@ -171,6 +171,7 @@ def test_the_setup_and_verify_pages_look_finished(flow: Flow, shape: str):
 
     flow.enter_next_code_patiently(account, "Activate")
     expect(flow.heading("Save your recovery codes")).to_be_visible()
+    save(flow, shape, "recovery-codes")
     audit("recovery codes")
     flow.save_recovery_codes(account)
     flow.sign_out()
