@@ -479,7 +479,7 @@ class RolloutGroup:
     """One group on the roll-out page: its first rows (user, link to their page) of ``total``."""
 
     name: str
-    rows: list[tuple[reports.Uncovered, str | None]]
+    rows: list[tuple[reports.NotEnrolled, str | None]]
     total: int
 
     @property

@@ -83,7 +83,7 @@ def required_among(users: QuerySet[U]) -> list[U]:
     become one database condition (permissions through each backend's ``with_perm``, Django's
     own batch form of ``has_perm``), so the cost does not grow with the number of users. Only
     ``TOTP_REQUIRED_CALLABLE``, and permissions of a backend without ``with_perm``, are asked
-    user by user, of those the condition leaves out. ``tests/test_policy.py`` checks that the
+    user by user, of those the condition leaves out. ``tests/test_rollout.py`` checks that the
     two forms agree.
     """
     if conf.TOTP_REQUIRED_FOR == "everyone":

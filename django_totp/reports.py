@@ -26,7 +26,7 @@ NO_GROUP = "(no group)"
 
 
 @dataclass(frozen=True)
-class Uncovered:
+class NotEnrolled:
     """A user the policy covers who has no confirmed device yet."""
 
     user: AbstractBaseUser
@@ -41,14 +41,14 @@ class Uncovered:
 class Rollout:
     """The users ``policy.enrolment_required`` covers without a confirmed device, by pk."""
 
-    users: list[Uncovered]
+    users: list[NotEnrolled]
     grace_days: int
 
     @property
-    def by_group(self) -> dict[str, list[Uncovered]]:
+    def by_group(self) -> dict[str, list[NotEnrolled]]:
         """The users by group name (sorted; ``NO_GROUP`` for none): a user in two groups is in
         both."""
-        groups: dict[str, list[Uncovered]] = {}
+        groups: dict[str, list[NotEnrolled]] = {}
         for entry in self.users:
             for name in entry.groups or (NO_GROUP,):
                 groups.setdefault(name, []).append(entry)
@@ -83,7 +83,7 @@ def rollout() -> Rollout:
         groups = tuple(group.name for group in user.groups.all()) if has_groups else ()
         grace = _grace_of(user)
         found.append(
-            Uncovered(
+            NotEnrolled(
                 user=user,
                 groups=tuple(sorted(groups)),
                 grace_ends=policy.grace_ends(grace, now) if grace is not None else None,
