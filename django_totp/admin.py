@@ -30,13 +30,16 @@ from django.urls import NoReverseMatch, URLPattern, path, reverse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from . import policy, services, session, stepup
+from . import policy, reports, services, session, stepup
 from .checks import has_user_panel
 from .conf import conf
 from .models import TOTPDevice, locked_condition, pk_value
 from .redirects import url_with_next
 from .users import signed_in_user
 from .views import deny_framing
+
+# The roll-out page lists at most this many users a group, then says how many more.
+ROLLOUT_ROWS_PER_GROUP = 100
 
 if TYPE_CHECKING:
     from django.contrib.admin.options import ActionLocation
@@ -180,6 +183,8 @@ class TOTPDeviceAdmin(_DeviceAdmin):
         "last_failure_at",
     ]
     actions = ["reset_two_factor", "unlock_devices"]
+    # Adds a link to the roll-out page to the list's tools.
+    change_list_template = "django_totp/admin/device_change_list.html"
 
     @admin.display(boolean=True, description=_("locked"))
     def locked(self, device: TOTPDevice) -> bool:
@@ -382,6 +387,7 @@ class TOTPDeviceAdmin(_DeviceAdmin):
         prefix = f"{self.model._meta.app_label}_{self.model._meta.model_name}"
         wrap = self.admin_site.admin_view
         return [
+            path("rollout/", wrap(self.rollout_view), name=f"{prefix}_rollout"),
             path(
                 "user/<str:user_pk>/reset/",
                 wrap(self.reset_user_view),
@@ -436,6 +442,49 @@ class TOTPDeviceAdmin(_DeviceAdmin):
         return self.confirm_and_unlock(
             request, devices, cancel_url=back, action=""
         ) or HttpResponseRedirect(back)
+
+    def rollout_view(self, request: HttpRequest) -> HttpResponse:
+        """Who the policy covers and has not enrolled, by group (``reports.rollout``).
+
+        For staff who may see devices (view or change permission on them), as the device list.
+        """
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        report = reports.rollout()
+        groups = [
+            RolloutGroup(
+                name=name,
+                rows=[
+                    (entry, user_change_url(self.admin_site, entry.user))
+                    for entry in entries[:ROLLOUT_ROWS_PER_GROUP]
+                ],
+                total=len(entries),
+            )
+            for name, entries in report.by_group.items()
+        ]
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Two-factor roll-out"),
+            "opts": self.model._meta,
+            "report": report,
+            "groups": groups,
+            "no_group": reports.NO_GROUP,
+        }
+        response = TemplateResponse(request, "django_totp/admin/rollout.html", context)
+        return deny_framing(request, response)
+
+
+@dataclass(frozen=True)
+class RolloutGroup:
+    """One group on the roll-out page: its first rows (user, link to their page) of ``total``."""
+
+    name: str
+    rows: list[tuple[reports.NotEnrolled, str | None]]
+    total: int
+
+    @property
+    def more(self) -> int:
+        return self.total - len(self.rows)
 
 
 @dataclass(frozen=True)
