@@ -306,9 +306,10 @@ def _check_recovery_code(account: TOTPAccount, device: TOTPDevice, raw_code: str
     wait = account.throttle_remaining(now)
     if wait:
         return Result(Outcome.THROTTLED, retry_after=wait)
-    code = recovery.normalize(raw_code)
+    # One digest per key for each way the code may be read: still a single query (R36).
+    digests = [d for reading in recovery.readings(raw_code) for d in crypto.digests(reading)]
     unused = RecoveryCode.objects.unused().filter(user_id=account.user_id)
-    if code is not None and unused.filter(digest__in=crypto.digests(code)).update(used_at=now):
+    if digests and unused.filter(digest__in=digests).update(used_at=now):
         account.unlock()
         # Locked in id order first, as verify_code does: an UPDATE alone would lock them in
         # table order and could deadlock against it on PostgreSQL.
