@@ -400,6 +400,15 @@ class ImportedRow(models.Model):
         related_name="totp_imported_rows",
         verbose_name=_("user"),
     )
+    # The device made of the row, while it lasts: the user's other devices are their own.
+    device = models.ForeignKey(
+        TOTPDevice,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("device"),
+    )
     imported_at = models.DateTimeField(_("imported"), default=timezone.now)
 
     class Meta:

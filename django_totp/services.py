@@ -22,11 +22,24 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from . import crypto, events, oath, recovery, remember, revocation, session, signals, stepup
+from . import (
+    crypto,
+    events,
+    imports,
+    oath,
+    recovery,
+    remember,
+    revocation,
+    session,
+    signals,
+    stepup,
+)
 from .conf import conf
 from .models import (
     FailureCounter,
+    ImportedRow,
     RecoveryCode,
+    RecoveryCodeScheme,
     TOTPAccount,
     TOTPDevice,
     VerificationMethod,
@@ -519,3 +532,77 @@ def sign_in_remembered(
     signals.remembered_browser_used.send(TOTPDevice, user=user, request=request)
     events.log_event("remembered", user=user, device=device, request=request)
     return device
+
+
+def import_user(
+    user: AbstractBaseUser, rows: imports.UserRows, *, source: str, dry_run: bool = False
+) -> list[imports.Decision]:
+    """Take over ``user``'s devices and unused backup codes of another package (R36).
+
+    Decided under the user's account lock, so concurrent runs, or the user enrolling during
+    one, cannot import a row twice or beside a device of their own. ``dry_run`` decides the
+    same and rolls back. Returns a decision for every source row.
+    """
+    ledger = imports.LEDGER_NAMES[source]
+    with transaction.atomic():
+        account = _locked_account(user)
+        taken = ImportedRow.objects.filter(source=ledger, user_id=user.pk)
+        from_imports = taken.exclude(device=None).values("device_id")
+        devices = TOTPDevice.objects.confirmed().filter(user_id=user.pk)
+        plan = imports.plan_user(
+            rows,
+            imported={(imports.Kind(k), i) for k, i in taken.values_list("kind", "source_id")},
+            enrolled=devices.exclude(pk__in=from_imports).exists(),
+            has_own_codes=RecoveryCode.objects.unused()
+            .filter(user_id=user.pk, scheme=RecoveryCodeScheme.CROCKFORD)
+            .exists(),
+            has_imported_devices=devices.filter(pk__in=from_imports).exists(),
+            reset_by_staff=account.reset_by_staff_at is not None,
+        )
+        _apply_import(user, plan, ledger)
+        if dry_run:
+            transaction.set_rollback(True)
+    if plan.devices and not dry_run:
+        events.log_event(
+            "imported", user=user, source=source, devices=len(plan.devices), codes=len(plan.codes)
+        )
+    return plan.decisions
+
+
+def _apply_import(user: AbstractBaseUser, plan: imports.Plan, ledger: str) -> None:
+    now = timezone.now()
+    for row in plan.devices:
+        secret = row.secret()
+        assert secret is not None  # plan_user refuses a key that is not hex
+        device = TOTPDevice(
+            user=user,  # type: ignore[misc]
+            name=row.name or _("Authenticator app"),
+            digits=row.digits,
+            period=row.step,
+            confirmed=True,
+            created_at=row.created_at or now,
+            confirmed_at=row.created_at or now,
+            last_used_at=row.last_used_at,
+            # SECURITY: the step of the code last accepted there stays used here (R9).
+            last_used_step=row.last_t if row.last_t >= 0 else None,
+        )
+        device.secret = secret
+        device.save()
+        ImportedRow.objects.create(
+            source=ledger, kind=imports.Kind.TOTP, source_id=row.source_id, user=user, device=device
+        )
+    digests = {crypto.digests(recovery.verbatim(c.code) or "")[0]: c for c in plan.codes}
+    # An earlier run may hold the same code, from another source row.
+    RecoveryCode.objects.bulk_create(
+        [
+            RecoveryCode(user_id=user.pk, digest=digest, scheme=RecoveryCodeScheme.VERBATIM)
+            for digest in digests
+        ],
+        ignore_conflicts=True,
+    )
+    ImportedRow.objects.bulk_create(
+        ImportedRow(source=ledger, kind=imports.Kind.BACKUP_CODE, source_id=c.source_id, user=user)
+        for c in plan.codes
+    )
+    if plan.devices:
+        end_enrolment_grace(user)

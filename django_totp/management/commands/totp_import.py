@@ -1,0 +1,86 @@
+"""Take over users' authenticator apps and backup codes from another 2FA package (R36)."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from django_totp import imports, services
+
+
+class Command(BaseCommand):
+    help = (
+        "Import TOTP devices and unused backup codes from another 2FA package's tables, so "
+        "users keep their authenticator app. Source rows are read, never changed; a second "
+        "run imports nothing twice. Prints counts only, never a secret or code."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--from", dest="source", required=True, choices=imports.SOURCES, help="The package."
+        )
+        parser.add_argument(
+            "--dry-run", action="store_true", help="Decide and report, change nothing."
+        )
+        parser.add_argument("--user", help="Only this user (their username).")
+        parser.add_argument("--json", action="store_true", help="Print the report as JSON.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        source: str = options["source"]
+        if not imports.tables_found():
+            raise CommandError(
+                f"No {imports.TOTP_TABLE} table in this database: {source}'s tables were "
+                "never created here, or were dropped. Import before migrating them away."
+            )
+        users = get_user_model()._default_manager
+        only = None
+        if options["user"] is not None:
+            user = users.filter(**{users.model.USERNAME_FIELD: options["user"]}).first()
+            if user is None:
+                raise CommandError(f"No user {options['user']!r}.")
+            only = [user.pk]
+        found = imports.read(source, only)
+        owners = users.in_bulk(list(found))
+        tally: Counter[tuple[str, str]] = Counter()
+        imported_users = 0
+        for user_id in sorted(found, key=str):
+            owner = owners.get(user_id)
+            if owner is None:
+                continue  # rows of a user deleted since: nobody to import them for
+            decisions = services.import_user(
+                owner, found[user_id], source=source, dry_run=options["dry_run"]
+            )
+            tally.update((d.kind.value, d.reason.value) for d in decisions)
+            imported_users += any(
+                d.kind is imports.Kind.TOTP and d.reason is imports.Reason.IMPORTED
+                for d in decisions
+            )
+        report = {
+            "source": source,
+            "dry_run": options["dry_run"],
+            "users": len(found),
+            "users_imported": imported_users,
+            "rows": [
+                {"kind": kind, "reason": reason, "count": count}
+                for (kind, reason), count in sorted(tally.items())
+            ],
+        }
+        if options["json"]:
+            self.stdout.write(json.dumps(report, indent=2))
+            return
+        self.write_table(report)
+
+    def write_table(self, report: dict[str, Any]) -> None:
+        verb = "would import" if report["dry_run"] else "imported"
+        self.stdout.write(
+            f"{report['source']}: {report['users']} users with rows; "
+            f"{verb} devices for {report['users_imported']}."
+        )
+        for row in report["rows"]:
+            self.stdout.write(f"  {row['kind']:<12} {row['reason']:<17} {row['count']:>6}")
+        if report["dry_run"]:
+            self.stdout.write("Dry run: nothing was changed.")
