@@ -293,6 +293,12 @@ def recovery_codes_left(user: AbstractBaseUser) -> int:
     return RecoveryCode.objects.unused().filter(user_id=user.pk).count()
 
 
+def has_imported_recovery_codes(user: AbstractBaseUser) -> bool:
+    """Whether unused codes of another package remain: they are weaker and read verbatim."""
+    unused = RecoveryCode.objects.unused().filter(user_id=user.pk)
+    return unused.filter(scheme=RecoveryCodeScheme.VERBATIM).exists()
+
+
 def verify_recovery_code(
     user: AbstractBaseUser, raw_code: str, *, request: HttpRequest | None = None
 ) -> Result:
@@ -589,9 +595,14 @@ def _apply_import(user: AbstractBaseUser, plan: imports.Plan, ledger: str) -> No
         device.secret = secret
         device.save()
         ImportedRow.objects.create(
-            source=ledger, kind=imports.Kind.TOTP, source_id=row.source_id, user=user, device=device
+            source=ledger,
+            kind=imports.Kind.TOTP,
+            source_id=row.source_id,
+            user_id=user.pk,
+            device=device,
         )
-    digests = {crypto.digests(recovery.verbatim(c.code) or "")[0]: c for c in plan.codes}
+    # plan_user took only codes that have a verbatim reading.
+    digests = {crypto.digests(r)[0] for c in plan.codes if (r := recovery.verbatim(c.code))}
     # An earlier run may hold the same code, from another source row.
     RecoveryCode.objects.bulk_create(
         [
@@ -601,7 +612,9 @@ def _apply_import(user: AbstractBaseUser, plan: imports.Plan, ledger: str) -> No
         ignore_conflicts=True,
     )
     ImportedRow.objects.bulk_create(
-        ImportedRow(source=ledger, kind=imports.Kind.BACKUP_CODE, source_id=c.source_id, user=user)
+        ImportedRow(
+            source=ledger, kind=imports.Kind.BACKUP_CODE, source_id=c.source_id, user_id=user.pk
+        )
         for c in plan.codes
     )
     if plan.devices:

@@ -192,3 +192,15 @@ def test_it_still_works_from_the_tables_once_django_otp_is_uninstalled(user, set
     ]
     assert counts(run()) == {("totp", "imported"): 1}
     assert services.verify_code(user, oathtool(old.key)).accepted
+
+
+def test_the_settings_page_asks_for_a_new_set_until_one_is_made(user):
+    old = OTPDevice.objects.create(user=user, name="Phone", confirmed=True)
+    backup_codes(user)
+    run()
+    client = sign_in(user)
+    client.post("/2fa/verify/", {"code": oathtool(old.key)})
+    assert "make a new set now" in client.get("/2fa/manage/").content.decode()
+    client.post("/2fa/manage/recovery-codes/")
+    assert RecoveryCode.objects.filter(user=user, scheme="verbatim").count() == 0
+    assert "make a new set now" not in client.get("/2fa/manage/").content.decode()
