@@ -549,7 +549,7 @@ def import_user(
     one, cannot import a row twice or beside a device of their own. ``dry_run`` decides the
     same and rolls back. Returns a decision for every source row.
     """
-    ledger = imports.LEDGER_NAMES[source]
+    ledger = imports.sources()[source].ledger
     with transaction.atomic():
         account = _locked_account(user)
         taken = ImportedRow.objects.filter(source=ledger, user_id=user.pk)
@@ -578,8 +578,6 @@ def import_user(
 def _apply_import(user: AbstractBaseUser, plan: imports.Plan, ledger: str) -> None:
     now = timezone.now()
     for row in plan.devices:
-        secret = row.secret()
-        assert secret is not None  # plan_user refuses a key that is not hex
         device = TOTPDevice(
             user=user,  # type: ignore[misc]
             name=row.name or _("Authenticator app"),
@@ -590,9 +588,9 @@ def _apply_import(user: AbstractBaseUser, plan: imports.Plan, ledger: str) -> No
             confirmed_at=row.created_at or now,
             last_used_at=row.last_used_at,
             # SECURITY: the step of the code last accepted there stays used here (R9).
-            last_used_step=row.last_t if row.last_t >= 0 else None,
+            last_used_step=row.last_step,
         )
-        device.secret = secret
+        device.secret = row.secret()
         device.save()
         ImportedRow.objects.create(
             source=ledger,

@@ -9,9 +9,16 @@ from django.core.management.base import CommandError
 pytestmark = pytest.mark.django_db
 
 
-@pytest.mark.parametrize("source", ["django-otp", "two-factor"])
-def test_a_site_without_the_source_tables_is_told_so(source):
-    with pytest.raises(CommandError, match="No otp_totp_totpdevice table"):
+@pytest.mark.parametrize(
+    ("source", "table"),
+    [
+        ("django-otp", "otp_totp_totpdevice"),
+        ("two-factor", "otp_totp_totpdevice"),
+        ("allauth", "mfa_authenticator"),
+    ],
+)
+def test_a_site_without_the_source_tables_is_told_so(source, table):
+    with pytest.raises(CommandError, match=f"No {table} table"):
         call_command("totp_import", "--from", source)
 
 

@@ -1,6 +1,16 @@
-"""The test site with django-otp installed, as a site switching from it has (R36)."""
+"""The test site with the packages `totp_import` reads installed, as a switching site has (R36)."""
 
 from tests.settings import *  # noqa: F403
 
-SOURCE_APPS = ["django_otp", "django_otp.plugins.otp_totp", "django_otp.plugins.otp_static"]
+SOURCE_APPS = [
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "two_factor",
+    "two_factor.plugins.phonenumber",
+    "allauth",
+    "allauth.account",
+    "allauth.mfa",
+]
 INSTALLED_APPS = [*INSTALLED_APPS, *SOURCE_APPS]  # noqa: F405
+MIDDLEWARE = [*MIDDLEWARE, "allauth.account.middleware.AccountMiddleware"]  # noqa: F405

@@ -32,8 +32,10 @@ def oathtool(hex_key: str, *, digits: int = 6, step: int = 30, at: float | None 
 
 
 def run(*args: str) -> dict:
+    """The command's JSON report; ``--from django-otp`` unless ``args`` name a source."""
+    source = [] if "--from" in args else ["--from", "django-otp"]
     out = StringIO()
-    call_command("totp_import", "--from", "django-otp", "--json", *args, stdout=out)
+    call_command("totp_import", *source, "--json", *args, stdout=out)
     return json.loads(out.getvalue())
 
 

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from typing import Any
+from collections.abc import Callable
+from typing import Any, cast
 
+from django.apps import apps
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils.module_loading import import_string
 
 from django_totp import imports, services
+from django_totp.imports import sql
+
+# allauth's own adapter, which stores secrets as they are.
+DEFAULT_ALLAUTH_ADAPTER = "allauth.mfa.adapter.DefaultMFAAdapter"
 
 
 class Command(BaseCommand):
@@ -21,7 +29,17 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
-            "--from", dest="source", required=True, choices=imports.SOURCES, help="The package."
+            "--from",
+            dest="source",
+            required=True,
+            choices=imports.SOURCE_NAMES,
+            help="The package: django-otp, two-factor (django-two-factor-auth) or allauth.",
+        )
+        parser.add_argument(
+            "--decrypt",
+            metavar="DOTTED.PATH",
+            help="allauth: a function that decrypts the secrets its MFA adapter encrypted. "
+            "Default: allauth's own adapter while allauth is installed, else none.",
         )
         parser.add_argument(
             "--dry-run", action="store_true", help="Decide and report, change nothing."
@@ -31,11 +49,13 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         source: str = options["source"]
-        if not imports.tables_found():
+        table = imports.sources()[source].table
+        if table not in sql.tables():
             raise CommandError(
-                f"No {imports.TOTP_TABLE} table in this database: {source}'s tables were "
-                "never created here, or were dropped. Import before migrating them away."
+                f"No {table} table in this database: {source}'s tables were never created "
+                "here, or were dropped. Import before dropping them."
             )
+        decrypt = self.decrypter(source, options["decrypt"])
         users = get_user_model()._default_manager
         only = None
         if options["user"] is not None:
@@ -43,7 +63,7 @@ class Command(BaseCommand):
             if user is None:
                 raise CommandError(f"No user {options['user']!r}.")
             only = [user.pk]
-        found = imports.read(source, only)
+        found = imports.read(source, only, decrypt=decrypt)
         owners = users.in_bulk(list(found))
         tally: Counter[tuple[str, str]] = Counter()
         imported_users = 0
@@ -73,6 +93,30 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps(report, indent=2))
             return
         self.write_table(report)
+
+    @staticmethod
+    def decrypter(source: str, path: str | None) -> Callable[[str], str]:
+        if path is not None:
+            try:
+                function: Callable[[str], str] = import_string(path)
+            except ImportError as error:
+                raise CommandError(f"--decrypt {path!r} does not import: {error}") from error
+            return function
+        if source != "allauth":
+            return str
+        if apps.is_installed("allauth.mfa"):
+            # Through the site's MFA_ADAPTER, as allauth itself decrypts.
+            return cast("Callable[[str], str]", import_string("allauth.mfa.utils.decrypt"))
+        # SECURITY: an encrypted secret may still read as base32: imported undecrypted, it
+        # would be a wrong key, and its owner refused every code.
+        adapter = getattr(settings, "MFA_ADAPTER", DEFAULT_ALLAUTH_ADAPTER)
+        if adapter != DEFAULT_ALLAUTH_ADAPTER:
+            raise CommandError(
+                f"MFA_ADAPTER is {adapter!r}, which may encrypt the secrets, and allauth.mfa is "
+                "not installed to decrypt them: pass --decrypt with the path of a function "
+                "that does what the adapter's decrypt() did."
+            )
+        return str
 
     def write_table(self, report: dict[str, Any]) -> None:
         verb = "would import" if report["dry_run"] else "imported"
