@@ -15,6 +15,7 @@ pytestmark = pytest.mark.django_db
         ("django-otp", "otp_totp_totpdevice"),
         ("two-factor", "otp_totp_totpdevice"),
         ("allauth", "mfa_authenticator"),
+        ("django-mfa", "django_mfa_authenticator"),
     ],
 )
 def test_a_site_without_the_source_tables_is_told_so(source, table):
@@ -25,3 +26,8 @@ def test_a_site_without_the_source_tables_is_told_so(source, table):
 def test_an_unknown_source_is_refused():
     with pytest.raises(CommandError, match="invalid choice"):
         call_command("totp_import", "--from", "django-mfa2")
+
+
+def test_decrypt_is_for_allauth_only():
+    with pytest.raises(CommandError, match="--decrypt is for allauth"):
+        call_command("totp_import", "--from", "django-mfa", "--decrypt", "builtins.str")

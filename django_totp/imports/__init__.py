@@ -4,7 +4,8 @@ Their tables are read with SQL, found by introspection, so the other package nee
 installed: a site can remove it first and import afterwards. Nothing here writes, to their
 tables or ours; ``services.import_user`` applies what ``plan_user`` decides, and the command
 reports it. Nothing secret leaves this package except inside a ``TOTPRow`` or ``CodeRow``.
-One module a source family: ``django_otp`` (django-otp, django-two-factor-auth), ``allauth``.
+One module a source family: ``django_otp`` (django-otp, django-two-factor-auth), ``allauth``,
+``django_mfa``.
 """
 
 from __future__ import annotations
@@ -48,10 +49,11 @@ class Reason(enum.StrEnum):
     DIGITS = "digits"
     PERIOD = "period"  # a time step outside the 15 to 300 seconds TOTP_PERIOD allows
     WEAK_KEY = "weak_key"
-    BAD_KEY = "bad_key"  # not hex or base32, or (allauth) not decrypted by --decrypt
+    BAD_KEY = "bad_key"  # not hex or base32, or a secret that could not be decrypted
     BAD_CODE = "bad_code"  # a backup code no scheme of ours can hold (too long, not ASCII)
     NO_DEVICE = "no_device"  # backup codes of a user none of whose apps could be imported
     NOT_IMPORTABLE = "not_importable"  # SMS, e-mail, YubiKey OTP, HOTP counters, WebAuthn
+    HASHED = "hashed"  # backup codes kept as password hashes: only their owner knows them
 
 
 @dataclass(frozen=True)
@@ -87,20 +89,21 @@ class CodeRow:
     device_confirmed: bool = True
 
 
+@dataclass(frozen=True)
+class Decision:
+    kind: Kind
+    source_id: str
+    reason: Reason
+
+
 @dataclass
 class UserRows:
     """Everything one user has in the source."""
 
     totp: list[TOTPRow] = field(default_factory=list)
     codes: list[CodeRow] = field(default_factory=list)
-    other: list[tuple[Kind, str]] = field(default_factory=list)  # (kind, source id)
-
-
-@dataclass(frozen=True)
-class Decision:
-    kind: Kind
-    source_id: str
-    reason: Reason
+    # Rows that cannot be imported, each with its reason.
+    refused: list[Decision] = field(default_factory=list)
 
 
 @dataclass
@@ -123,7 +126,7 @@ class Source:
 
 
 def sources() -> dict[str, Source]:
-    from . import allauth, django_otp
+    from . import allauth, django_mfa, django_otp
 
     return {
         "django-otp": Source("django-otp", "django-otp", django_otp.TOTP_TABLE, django_otp.read),
@@ -131,10 +134,11 @@ def sources() -> dict[str, Source]:
             "two-factor", "django-otp", django_otp.TOTP_TABLE, django_otp.read_two_factor
         ),
         "allauth": Source("allauth", "allauth", allauth.TABLE, allauth.read),
+        "django-mfa": Source("django-mfa", "django-mfa", django_mfa.TABLE, django_mfa.read),
     }
 
 
-SOURCE_NAMES = ("django-otp", "two-factor", "allauth")
+SOURCE_NAMES = ("django-otp", "two-factor", "allauth", "django-mfa")
 
 
 def read(
@@ -180,7 +184,7 @@ def plan_user(
         plan.decisions.append(Decision(Kind.BACKUP_CODE, code.source_id, reason))
         if reason is Reason.IMPORTED:
             plan.codes.append(code)
-    plan.decisions.extend(Decision(kind, sid, Reason.NOT_IMPORTABLE) for kind, sid in rows.other)
+    plan.decisions.extend(rows.refused)
     return plan
 
 

@@ -20,7 +20,7 @@ from typing import Any
 from django.conf import settings
 
 from .. import crypto, recovery
-from . import CodeRow, Kind, TOTPRow, UserRows, sql
+from . import CodeRow, Decision, Kind, Reason, TOTPRow, UserRows, sql
 
 TABLE = "mfa_authenticator"
 
@@ -38,10 +38,11 @@ def read(decrypt: Callable[[str], str]) -> dict[Any, UserRows]:
         elif row["type"] == "recovery_codes":
             codes = _codes(row, data, decrypt)
             if codes is None:
-                rows.other.append((Kind.BACKUP_CODE, str(row["id"])))
+                rows.refused.append(Decision(Kind.BACKUP_CODE, str(row["id"]), Reason.BAD_KEY))
             rows.codes.extend(codes or [])
         else:
-            rows.other.append((Kind.WEBAUTHN, str(row["id"])))
+            refusal = Decision(Kind.WEBAUTHN, str(row["id"]), Reason.NOT_IMPORTABLE)
+            rows.refused.append(refusal)
     return dict(found)
 
 

@@ -12,7 +12,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
-from . import CodeRow, Kind, TOTPRow, UserRows, sql
+from . import CodeRow, Decision, Kind, Reason, TOTPRow, UserRows, sql
 
 TOTP_TABLE = "otp_totp_totpdevice"
 STATIC_DEVICE_TABLE = "otp_static_staticdevice"
@@ -50,7 +50,8 @@ def _read(others: tuple[tuple[Kind, str], ...]) -> dict[Any, UserRows]:
     for kind, table in others:
         if table in tables:
             for device in sql.select(table, ("id", "user_id")):
-                found[device["user_id"]].other.append((kind, str(device["id"])))
+                refusal = Decision(kind, str(device["id"]), Reason.NOT_IMPORTABLE)
+                found[device["user_id"]].refused.append(refusal)
     return dict(found)
 
 

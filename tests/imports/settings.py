@@ -11,6 +11,13 @@ SOURCE_APPS = [
     "allauth",
     "allauth.account",
     "allauth.mfa",
+    "django_mfa",
 ]
 INSTALLED_APPS = [*INSTALLED_APPS, *SOURCE_APPS]  # noqa: F405
 MIDDLEWARE = [*MIDDLEWARE, "allauth.account.middleware.AccountMiddleware"]  # noqa: F405
+# django-mfa's own checks ask for these; passkeys are not imported.
+MFA_FIDO2_RP_ID = "localhost"
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "django_mfa.backends.WebAuthnBackend",
+]

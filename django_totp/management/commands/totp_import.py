@@ -49,13 +49,13 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         source: str = options["source"]
+        decrypt = self.decrypter(source, options["decrypt"])
         table = imports.sources()[source].table
         if table not in sql.tables():
             raise CommandError(
                 f"No {table} table in this database: {source}'s tables were never created "
                 "here, or were dropped. Import before dropping them."
             )
-        decrypt = self.decrypter(source, options["decrypt"])
         users = get_user_model()._default_manager
         only = None
         if options["user"] is not None:
@@ -97,6 +97,8 @@ class Command(BaseCommand):
     @staticmethod
     def decrypter(source: str, path: str | None) -> Callable[[str], str]:
         if path is not None:
+            if source != "allauth":
+                raise CommandError(f"--decrypt is for allauth; {source}'s secrets need none.")
             try:
                 function: Callable[[str], str] = import_string(path)
             except ImportError as error:
