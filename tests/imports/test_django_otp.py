@@ -206,3 +206,15 @@ def test_the_settings_page_asks_for_a_new_set_until_one_is_made(user):
     client.post("/2fa/manage/recovery-codes/")
     assert RecoveryCode.objects.filter(user=user, scheme="verbatim").count() == 0
     assert "make a new set now" not in client.get("/2fa/manage/").content.decode()
+
+
+def test_each_imported_user_gets_one_log_record_of_counts(user, caplog):
+    OTPDevice.objects.create(user=user, name="Phone", confirmed=True)
+    backup_codes(user, 2)
+    with caplog.at_level("INFO", logger="django_totp"):
+        run("--dry-run")
+        run()
+    records = [r.totp for r in caplog.records if hasattr(r, "totp")]
+    assert [(r["event"], r["source"], r["devices"], r["codes"]) for r in records] == [
+        ("imported", "django-otp", 1, 2)
+    ]
