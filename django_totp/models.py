@@ -388,7 +388,8 @@ class ImportedRow(models.Model):
     """A row of another 2FA package that ``totp_import`` has taken over (R36).
 
     Kept when the device or code made of it is removed, so that a second run never brings
-    back what a user or staff removed here, a lost phone's device above all.
+    back what a user or staff removed here, a lost phone's device above all. A later run also
+    withdraws what was removed or used at the source since, while both sites are in use.
     """
 
     source = models.CharField(_("source"), max_length=32)
@@ -408,6 +409,15 @@ class ImportedRow(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
         verbose_name=_("device"),
+    )
+    # The recovery code made of the row, while it lasts.
+    recovery_code = models.ForeignKey(
+        RecoveryCode,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("recovery code"),
     )
     imported_at = models.DateTimeField(_("imported"), default=timezone.now)
 

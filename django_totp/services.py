@@ -25,7 +25,6 @@ from django.utils.translation import gettext as _
 from . import (
     crypto,
     events,
-    imports,
     oath,
     recovery,
     remember,
@@ -37,7 +36,6 @@ from . import (
 from .conf import conf
 from .models import (
     FailureCounter,
-    ImportedRow,
     RecoveryCode,
     RecoveryCodeScheme,
     TOTPAccount,
@@ -140,7 +138,7 @@ def _check_locked_devices(devices: Sequence[TOTPDevice], raw_code: str) -> Resul
     )
 
 
-def _locked_account(user: AbstractBaseUser) -> TOTPAccount:
+def locked_account(user: AbstractBaseUser) -> TOTPAccount:
     """The user's account row, created if needed, locked until the end of the transaction.
 
     Lock order, to keep PostgreSQL free of deadlocks: a user's account row before their device
@@ -184,7 +182,7 @@ def start_setup(request: HttpRequest, *, replaces: int | None = None) -> TOTPDev
     stepup.require(request)
     user = signed_in_user(request)
     with transaction.atomic():
-        _locked_account(user)
+        locked_account(user)
         expired = timezone.now() - datetime.timedelta(seconds=conf.TOTP_SETUP_TIMEOUT)
         earlier = session.pending_setup_id(request)
         TOTPDevice.objects.pending().filter(user_id=user.pk).filter(
@@ -225,7 +223,7 @@ def confirm_device(
     enrolment worthless (R22, R23).
     """
     with transaction.atomic():
-        _locked_account(device.user)
+        locked_account(device.user)
         found = lock_rows(TOTPDevice.objects.pending().filter(pk=device.pk))
         if not found:
             return Result(Outcome.NO_DEVICE)
@@ -260,7 +258,7 @@ def _activate(
     if not is_first:
         return result, replaced
     end_enrolment_grace(user)
-    _locked_account(user).forget_browsers()
+    locked_account(user).forget_browsers()
     return replace(result, recovery_codes=tuple(_new_recovery_codes(user))), replaced
 
 
@@ -282,7 +280,7 @@ def regenerate_recovery_codes(request: HttpRequest) -> list[str]:
     stepup.require(request)
     user = signed_in_user(request)
     with transaction.atomic():
-        _locked_account(user)
+        locked_account(user)
         codes = _new_recovery_codes(user)
     signals.recovery_codes_regenerated.send(TOTPDevice, user=user, request=request)
     events.log_event("recovery_codes_generated", user=user, request=request)
@@ -309,7 +307,7 @@ def verify_recovery_code(
     code is marked used by one conditional ``UPDATE``, so concurrent use succeeds once.
     """
     with transaction.atomic():
-        account = _locked_account(user)
+        account = locked_account(user)
         devices = list(TOTPDevice.objects.confirmed().filter(user_id=user.pk).order_by("pk"))
         if not devices:
             return Result(Outcome.NO_DEVICE)
@@ -509,7 +507,7 @@ def forget_browsers(request: HttpRequest) -> None:
     stepup.require(request)
     user = signed_in_user(request)
     with transaction.atomic():
-        _locked_account(user).forget_browsers()
+        locked_account(user).forget_browsers()
         device_ids = TOTPDevice.objects.filter(user_id=user.pk).values_list("pk", flat=True)
         revocation.end_sessions(
             list(device_ids),
@@ -538,82 +536,3 @@ def sign_in_remembered(
     signals.remembered_browser_used.send(TOTPDevice, user=user, request=request)
     events.log_event("remembered", user=user, device=device, request=request)
     return device
-
-
-def import_user(
-    user: AbstractBaseUser, rows: imports.UserRows, *, source: str, dry_run: bool = False
-) -> list[imports.Decision]:
-    """Take over ``user``'s devices and unused backup codes of another package (R36).
-
-    Decided under the user's account lock, so concurrent runs, or the user enrolling during
-    one, cannot import a row twice or beside a device of their own. ``dry_run`` decides the
-    same and rolls back. Returns a decision for every source row.
-    """
-    ledger = imports.sources()[source].ledger
-    with transaction.atomic():
-        account = _locked_account(user)
-        taken = ImportedRow.objects.filter(source=ledger, user_id=user.pk)
-        from_imports = taken.exclude(device=None).values("device_id")
-        devices = TOTPDevice.objects.confirmed().filter(user_id=user.pk)
-        plan = imports.plan_user(
-            rows,
-            imported={(imports.Kind(k), i) for k, i in taken.values_list("kind", "source_id")},
-            enrolled=devices.exclude(pk__in=from_imports).exists(),
-            has_own_codes=RecoveryCode.objects.unused()
-            .filter(user_id=user.pk, scheme=RecoveryCodeScheme.CROCKFORD)
-            .exists(),
-            has_imported_devices=devices.filter(pk__in=from_imports).exists(),
-            reset_by_staff=account.reset_by_staff_at is not None,
-        )
-        _apply_import(user, plan, ledger)
-        if dry_run:
-            transaction.set_rollback(True)
-    if plan.devices and not dry_run:
-        events.log_event(
-            "imported", user=user, source=source, devices=len(plan.devices), codes=len(plan.codes)
-        )
-    return plan.decisions
-
-
-def _apply_import(user: AbstractBaseUser, plan: imports.Plan, ledger: str) -> None:
-    now = timezone.now()
-    for row in plan.devices:
-        device = TOTPDevice(
-            user=user,  # type: ignore[misc]
-            name=row.name or _("Authenticator app"),
-            digits=row.digits,
-            period=row.step,
-            confirmed=True,
-            created_at=row.created_at or now,
-            confirmed_at=row.created_at or now,
-            last_used_at=row.last_used_at,
-            # SECURITY: the step of the code last accepted there stays used here (R9).
-            last_used_step=row.last_step,
-        )
-        device.secret = row.secret()
-        device.save()
-        ImportedRow.objects.create(
-            source=ledger,
-            kind=imports.Kind.TOTP,
-            source_id=row.source_id,
-            user_id=user.pk,
-            device=device,
-        )
-    # plan_user took only codes that have a verbatim reading.
-    digests = {crypto.digests(r)[0] for c in plan.codes if (r := recovery.verbatim(c.code))}
-    # An earlier run may hold the same code, from another source row.
-    RecoveryCode.objects.bulk_create(
-        [
-            RecoveryCode(user_id=user.pk, digest=digest, scheme=RecoveryCodeScheme.VERBATIM)
-            for digest in digests
-        ],
-        ignore_conflicts=True,
-    )
-    ImportedRow.objects.bulk_create(
-        ImportedRow(
-            source=ledger, kind=imports.Kind.BACKUP_CODE, source_id=c.source_id, user_id=user.pk
-        )
-        for c in plan.codes
-    )
-    if plan.devices:
-        end_enrolment_grace(user)

@@ -2,7 +2,7 @@
 
 Their tables are read with SQL, found by introspection, so the other package need not be
 installed: a site can remove it first and import afterwards. Nothing here writes, to their
-tables or ours; ``services.import_user`` applies what ``plan_user`` decides, and the command
+tables or ours; ``service.import_user`` applies what ``plan_user`` decides, and the command
 reports it. Nothing secret leaves this package except inside a ``TOTPRow`` or ``CodeRow``.
 One module a source family: ``django_otp`` (django-otp, django-two-factor-auth), ``allauth``,
 ``django_mfa``.
@@ -51,6 +51,8 @@ class Reason(enum.StrEnum):
     WEAK_KEY = "weak_key"
     BAD_KEY = "bad_key"  # not hex or base32, or a secret that could not be decrypted
     BAD_CODE = "bad_code"  # a backup code no scheme of ours can hold (too long, not ASCII)
+    REMOVED_AT_SOURCE = "removed_at_source"  # imported earlier, since removed there: removed
+    USED_AT_SOURCE = "used_at_source"  # imported earlier, since used there: used here too
     NO_DEVICE = "no_device"  # backup codes of a user none of whose apps could be imported
     NOT_IMPORTABLE = "not_importable"  # SMS, e-mail, YubiKey OTP, HOTP counters, WebAuthn
     HASHED = "hashed"  # backup codes kept as password hashes: only their owner knows them
@@ -112,6 +114,8 @@ class Plan:
 
     devices: list[TOTPRow] = field(default_factory=list)
     codes: list[CodeRow] = field(default_factory=list)
+    # Rows an earlier run imported that the source no longer has (as unused): withdraw here.
+    withdrawn: list[Decision] = field(default_factory=list)
     decisions: list[Decision] = field(default_factory=list)
 
 
@@ -157,6 +161,7 @@ def plan_user(
     rows: UserRows,
     *,
     imported: set[tuple[Kind, str]],
+    still_here: set[tuple[Kind, str]],
     enrolled: bool,
     has_own_codes: bool,
     has_imported_devices: bool,
@@ -164,7 +169,8 @@ def plan_user(
 ) -> Plan:
     """What to take of one user's rows: each row gets one reason (R36).
 
-    ``imported`` holds the (kind, source id) pairs any earlier run took; ``enrolled`` whether
+    ``imported`` holds the (kind, source id) pairs any earlier run took, ``still_here`` those
+    of them whose device or unused code is still here; ``enrolled`` whether
     the user has a device here that no import made; ``has_own_codes`` whether they have
     unused recovery codes of ours; ``has_imported_devices`` whether an earlier run gave them
     a device that is still here; ``reset_by_staff`` whether staff reset the user here.
@@ -185,6 +191,14 @@ def plan_user(
         if reason is Reason.IMPORTED:
             plan.codes.append(code)
     plan.decisions.extend(rows.refused)
+    # SECURITY: between a first run and the switch both sites are in use; a device removed
+    # or a code used at the old one must not live on here (R36).
+    present = {(Kind.TOTP, row.source_id) for row in rows.totp}
+    present |= {(Kind.BACKUP_CODE, code.source_id) for code in rows.codes}
+    for kind, source_id in sorted(still_here - present):
+        reason = Reason.REMOVED_AT_SOURCE if kind is Kind.TOTP else Reason.USED_AT_SOURCE
+        plan.withdrawn.append(Decision(kind, source_id, reason))
+    plan.decisions.extend(plan.withdrawn)
     return plan
 
 

@@ -14,6 +14,7 @@ from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice as OTPDevice
 
 from django_totp import imports, services
+from django_totp.imports import service
 from django_totp.models import ImportedRow, RecoveryCode, TOTPAccount, TOTPDevice
 
 from ..conftest import owner_request
@@ -57,7 +58,7 @@ def test_runs_at_once_import_each_row_exactly_once(user):
     rows = imports.read("django-otp")[user.pk]
 
     def run() -> object:
-        return services.import_user(user, rows, source="django-otp")
+        return service.import_user(user, rows, source="django-otp")
 
     results = at_once([run] * RUNS)
     assert not [r for r in results if isinstance(r, Exception)]
@@ -76,7 +77,7 @@ def test_an_import_racing_the_users_own_enrolment_neither_fails_nor_deadlocks(us
         return services.confirm_device(pending, code_for(pending))
 
     def run() -> object:
-        return services.import_user(user, rows, source="django-otp")
+        return service.import_user(user, rows, source="django-otp")
 
     results = at_once([enrol, run])
     assert not [r for r in results if isinstance(r, Exception)]

@@ -218,3 +218,32 @@ def test_each_imported_user_gets_one_log_record_of_counts(user, caplog):
     assert [(r["event"], r["source"], r["devices"], r["codes"]) for r in records] == [
         ("imported", "django-otp", 1, 2)
     ]
+
+
+def test_an_app_removed_at_the_old_site_after_a_first_run_is_removed_here_too(user):
+    """Both sites in use between the first run and the switch: a lost phone removed there."""
+    old = OTPDevice.objects.create(user=user, name="Phone", confirmed=True)
+    run()
+    client = sign_in(user)
+    client.post("/2fa/verify/", {"code": oathtool(old.key)})
+    assert client.get("/private/").status_code == 200
+    old.delete()
+    assert counts(run()) == {("totp", "removed_at_source"): 1}
+    assert not TOTPDevice.objects.exists()
+    # The sessions the device verified end with it.
+    assert client.get("/private/").status_code == 302
+    assert counts(run()) == {}
+
+
+def test_a_backup_code_used_at_the_old_site_after_a_first_run_is_used_here_too(user, settings):
+    settings.TOTP_THROTTLE_FACTOR = 0
+    OTPDevice.objects.create(user=user, name="Phone", confirmed=True)
+    tokens = backup_codes(user)
+    run()
+    StaticToken.objects.filter(token=tokens[0]).delete()  # what django-otp does on use
+    report = counts(run("--dry-run"))
+    assert report[("backup_code", "used_at_source")] == 1
+    assert RecoveryCode.objects.unused().count() == 3  # a dry run changes nothing
+    run()
+    assert not services.verify_recovery_code(user, tokens[0]).accepted
+    assert services.verify_recovery_code(user, tokens[1]).accepted

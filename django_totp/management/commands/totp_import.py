@@ -13,8 +13,8 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.module_loading import import_string
 
-from django_totp import imports, services
-from django_totp.imports import sql
+from django_totp import imports
+from django_totp.imports import service, sql
 
 # allauth's own adapter, which stores secrets as they are.
 DEFAULT_ALLAUTH_ADAPTER = "allauth.mfa.adapter.DefaultMFAAdapter"
@@ -64,6 +64,10 @@ class Command(BaseCommand):
                 raise CommandError(f"No user {options['user']!r}.")
             only = [user.pk]
         found = imports.read(source, only, decrypt=decrypt)
+        # Users all of whose rows left the source since an earlier run: theirs are withdrawn.
+        for user_id in service.imported_user_ids(source):
+            if only is None or user_id in only:
+                found.setdefault(user_id, imports.UserRows())
         owners = users.in_bulk(list(found))
         tally: Counter[tuple[str, str]] = Counter()
         imported_users = 0
@@ -71,7 +75,7 @@ class Command(BaseCommand):
             owner = owners.get(user_id)
             if owner is None:
                 continue  # rows of a user deleted since: nobody to import them for
-            decisions = services.import_user(
+            decisions = service.import_user(
                 owner, found[user_id], source=source, dry_run=options["dry_run"]
             )
             tally.update((d.kind.value, d.reason.value) for d in decisions)
