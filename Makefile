@@ -181,6 +181,9 @@ test: venv postgres-bin redis-bin gettext-bin browser-deps
 	$(PYTEST) tests/browser --ds=demo_project.settings
 	@echo "== custom user model =="
 	$(PYTEST) tests/custom_user --ds=tests.custom_user.settings
+	@echo "== switching from other 2FA packages (nox session imports), SQLite and PostgreSQL =="
+	$(NOX) -s imports
+	$(BIN)/python -m tests.pg -- $(NOX) -s imports
 
 # The inner loop: the SQLite suite alone on the newest Django (.venv), first failure stops it;
 # what needs Redis is skipped, and so are the packaging tests (they build and install the

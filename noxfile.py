@@ -41,3 +41,25 @@ def tests(session: nox.Session, django: str) -> None:
     # pyproject.toml turns DeprecationWarning and PendingDeprecationWarning into errors, and with
     # them Django's RemovedInDjango* warnings (tests/test_warnings.py checks that).
     session.run("python", "-m", "tests.redis_server", "--", *pytest, *session.posargs)
+
+
+# The packages `totp_import` takes over from, installed for real: the tests make devices and
+# backup codes with their own APIs. Django 5.2, which all of them support.
+IMPORT_SOURCES = ("3.12", "5.2")
+
+
+@nox.session(python=IMPORT_SOURCES[0])
+def imports(session: nox.Session) -> None:
+    session.install(
+        "-e", ".[test]", "-r", "requirements/import-sources.txt", f"Django~={IMPORT_SOURCES[1]}.0"
+    )
+    basetemp = f"--basetemp={session.create_tmp()}/pytest"
+    session.run(
+        "pytest",
+        "-p",
+        "no:cacheprovider",
+        basetemp,
+        "tests/imports",
+        "--ds=tests.imports.settings",
+        *session.posargs,
+    )

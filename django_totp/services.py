@@ -22,11 +22,22 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from . import crypto, events, oath, recovery, remember, revocation, session, signals, stepup
+from . import (
+    crypto,
+    events,
+    oath,
+    recovery,
+    remember,
+    revocation,
+    session,
+    signals,
+    stepup,
+)
 from .conf import conf
 from .models import (
     FailureCounter,
     RecoveryCode,
+    RecoveryCodeScheme,
     TOTPAccount,
     TOTPDevice,
     VerificationMethod,
@@ -127,7 +138,7 @@ def _check_locked_devices(devices: Sequence[TOTPDevice], raw_code: str) -> Resul
     )
 
 
-def _locked_account(user: AbstractBaseUser) -> TOTPAccount:
+def locked_account(user: AbstractBaseUser) -> TOTPAccount:
     """The user's account row, created if needed, locked until the end of the transaction.
 
     Lock order, to keep PostgreSQL free of deadlocks: a user's account row before their device
@@ -171,7 +182,7 @@ def start_setup(request: HttpRequest, *, replaces: int | None = None) -> TOTPDev
     stepup.require(request)
     user = signed_in_user(request)
     with transaction.atomic():
-        _locked_account(user)
+        locked_account(user)
         expired = timezone.now() - datetime.timedelta(seconds=conf.TOTP_SETUP_TIMEOUT)
         earlier = session.pending_setup_id(request)
         TOTPDevice.objects.pending().filter(user_id=user.pk).filter(
@@ -212,7 +223,7 @@ def confirm_device(
     enrolment worthless (R22, R23).
     """
     with transaction.atomic():
-        _locked_account(device.user)
+        locked_account(device.user)
         found = lock_rows(TOTPDevice.objects.pending().filter(pk=device.pk))
         if not found:
             return Result(Outcome.NO_DEVICE)
@@ -247,7 +258,7 @@ def _activate(
     if not is_first:
         return result, replaced
     end_enrolment_grace(user)
-    _locked_account(user).forget_browsers()
+    locked_account(user).forget_browsers()
     return replace(result, recovery_codes=tuple(_new_recovery_codes(user))), replaced
 
 
@@ -269,7 +280,7 @@ def regenerate_recovery_codes(request: HttpRequest) -> list[str]:
     stepup.require(request)
     user = signed_in_user(request)
     with transaction.atomic():
-        _locked_account(user)
+        locked_account(user)
         codes = _new_recovery_codes(user)
     signals.recovery_codes_regenerated.send(TOTPDevice, user=user, request=request)
     events.log_event("recovery_codes_generated", user=user, request=request)
@@ -278,6 +289,12 @@ def regenerate_recovery_codes(request: HttpRequest) -> list[str]:
 
 def recovery_codes_left(user: AbstractBaseUser) -> int:
     return RecoveryCode.objects.unused().filter(user_id=user.pk).count()
+
+
+def has_imported_recovery_codes(user: AbstractBaseUser) -> bool:
+    """Whether unused codes of another package remain: they are weaker and read verbatim."""
+    unused = RecoveryCode.objects.unused().filter(user_id=user.pk)
+    return unused.filter(scheme=RecoveryCodeScheme.VERBATIM).exists()
 
 
 def verify_recovery_code(
@@ -290,7 +307,7 @@ def verify_recovery_code(
     code is marked used by one conditional ``UPDATE``, so concurrent use succeeds once.
     """
     with transaction.atomic():
-        account = _locked_account(user)
+        account = locked_account(user)
         devices = list(TOTPDevice.objects.confirmed().filter(user_id=user.pk).order_by("pk"))
         if not devices:
             return Result(Outcome.NO_DEVICE)
@@ -306,9 +323,10 @@ def _check_recovery_code(account: TOTPAccount, device: TOTPDevice, raw_code: str
     wait = account.throttle_remaining(now)
     if wait:
         return Result(Outcome.THROTTLED, retry_after=wait)
-    code = recovery.normalize(raw_code)
+    # One digest per key for each way the code may be read: still a single query (R36).
+    digests = [d for reading in recovery.readings(raw_code) for d in crypto.digests(reading)]
     unused = RecoveryCode.objects.unused().filter(user_id=account.user_id)
-    if code is not None and unused.filter(digest__in=crypto.digests(code)).update(used_at=now):
+    if digests and unused.filter(digest__in=digests).update(used_at=now):
         account.unlock()
         # Locked in id order first, as verify_code does: an UPDATE alone would lock them in
         # table order and could deadlock against it on PostgreSQL.
@@ -489,7 +507,7 @@ def forget_browsers(request: HttpRequest) -> None:
     stepup.require(request)
     user = signed_in_user(request)
     with transaction.atomic():
-        _locked_account(user).forget_browsers()
+        locked_account(user).forget_browsers()
         device_ids = TOTPDevice.objects.filter(user_id=user.pk).values_list("pk", flat=True)
         revocation.end_sessions(
             list(device_ids),
