@@ -53,13 +53,14 @@ def imports(session: nox.Session) -> None:
     session.install(
         "-e", ".[test]", "-r", "requirements/import-sources.txt", f"Django~={IMPORT_SOURCES[1]}.0"
     )
-    basetemp = f"--basetemp={session.create_tmp()}/pytest"
+    tmp = session.create_tmp()
+    pytest = ["pytest", "-p", "no:cacheprovider", f"--basetemp={tmp}/pytest"]
+    coverage = ["--cov", "--cov-config=tests/imports/coverage.toml", "--cov-report=term"]
     session.run(
-        "pytest",
-        "-p",
-        "no:cacheprovider",
-        basetemp,
-        "tests/imports",
+        *pytest,
+        *coverage,
         "--ds=tests.imports.settings",
+        "tests/imports",
         *session.posargs,
+        env={"COVERAGE_FILE": f"{tmp}/.coverage"},
     )

@@ -150,6 +150,8 @@ def read(
 ) -> dict[Any, UserRows]:
     """Every row of ``source`` by user id (only those of ``user_ids`` when given).
 
+    The source's ``table`` must exist (``totp_import`` says so when it does not).
+
     ``decrypt`` turns a secret the source stored encrypted into its plain text (allauth).
     """
     found = sources()[source].read(decrypt)

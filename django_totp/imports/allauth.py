@@ -27,8 +27,6 @@ TABLE = "mfa_authenticator"
 
 def read(decrypt: Callable[[str], str]) -> dict[Any, UserRows]:
     found: defaultdict[Any, UserRows] = defaultdict(UserRows)
-    if TABLE not in sql.tables():
-        return {}
     names = ("id", "user_id", "type", "data", "created_at", "last_used_at")
     for row in sql.select(TABLE, names):
         rows = found[row["user_id"]]

@@ -29,8 +29,6 @@ KINDS = {"webauthn": Kind.WEBAUTHN, "email": Kind.EMAIL}
 def read(decrypt: Callable[[str], str]) -> dict[Any, UserRows]:
     """Every user's rows; ``decrypt`` is not used: django-mfa's own format is read here."""
     found: defaultdict[Any, UserRows] = defaultdict(UserRows)
-    if TABLE not in sql.tables():
-        return {}
     names = ("id", "user_id", "type", "name", "data", "created_at", "last_used_at")
     for row in sql.select(TABLE, names):
         rows = found[row["user_id"]]

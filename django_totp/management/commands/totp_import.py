@@ -71,10 +71,8 @@ class Command(BaseCommand):
         owners = users.in_bulk(list(found))
         tally: Counter[tuple[str, str]] = Counter()
         imported_users = 0
-        for user_id in sorted(found, key=str):
-            owner = owners.get(user_id)
-            if owner is None:
-                continue  # rows of a user deleted since: nobody to import them for
+        # Rows of a user deleted since have nobody to be imported for.
+        for user_id, owner in sorted(owners.items(), key=lambda item: str(item[0])):
             decisions = service.import_user(
                 owner, found[user_id], source=source, dry_run=options["dry_run"]
             )
