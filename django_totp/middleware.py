@@ -51,7 +51,6 @@ def app_exempt_url_names() -> frozenset[str]:
     return frozenset(_app_exempt_url_names)
 
 
-
 class Step(enum.Enum):
     """What an authenticated request still lacks before it may reach the site."""
 
