@@ -2,7 +2,8 @@
 
 `make test` runs every cell (with a throw-away Redis around each, as tests/redis_server.py
 starts it), then the PostgreSQL, demo, browser and custom-user passes on the newest Django in
-.venv. One cell by hand: `.venv/bin/nox -s "tests-3.12(django='6.0')"`; `nox -l` lists them.
+.venv, and the Wagtail pass (`nox -s wagtail`: tests/wagtail_site, in venvs of its own). One
+cell by hand: `.venv/bin/nox -s "tests-3.12(django='6.0')"`; `nox -l` lists them.
 Arguments after `--` go to pytest.
 
 A missing interpreter skips its cells, except where CI is set: there it fails the run.
@@ -41,3 +42,19 @@ def tests(session: nox.Session, django: str) -> None:
     # pyproject.toml turns DeprecationWarning and PendingDeprecationWarning into errors, and with
     # them Django's RemovedInDjango* warnings (tests/test_warnings.py checks that).
     session.run("python", "-m", "tests.redis_server", "--", *pytest, *session.posargs)
+
+
+# The Wagtail pass (`make wagtail`, part of `make test`): tests/wagtail_site, a site shaped like
+# Wagtail's bakerydemo, on the newest Wagtail 7.x with the newest Django it supports (7.4 stops
+# at Django 6.0: the versions of issue 13's bakerydemo), and on the newest Wagtail, which
+# supports our newest Django. Keep docs/wagtail.md's "Tested with" in step.
+WAGTAIL = [("3.13", "6.0", "7.4"), ("3.13", "6.1", "8.0")]
+
+
+@nox.session
+@nox.parametrize(("python", "django", "wagtail"), WAGTAIL)
+def wagtail(session: nox.Session, django: str, wagtail: str) -> None:
+    session.install("-e", ".[test,wagtail]", f"Django~={django}.0", f"wagtail~={wagtail}.0")
+    basetemp = f"--basetemp={session.create_tmp()}/pytest"
+    pytest = ["pytest", "-p", "no:cacheprovider", basetemp, "--ds=tests.wagtail_site.settings"]
+    session.run(*pytest, "tests/wagtail_site", *session.posargs)

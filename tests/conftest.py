@@ -125,6 +125,7 @@ OWN_SETTINGS = {
     "demo": "demo_project.settings",
     "browser": "demo_project.settings",
     "custom_user": "tests.custom_user.settings",
+    "wagtail_site": "tests.wagtail_site.settings",
 }
 
 
