@@ -45,13 +45,16 @@ MIDDLEWARE = [
     "django_totp.middleware.TOTPMiddleware",
 ]
 
-# As on bakerydemo: Django's default LOGIN_REDIRECT_URL, no REST_FRAMEWORK of its own.
-del LOGIN_REDIRECT_URL, REST_FRAMEWORK  # noqa: F821 (from tests.settings)
+# As on bakerydemo: Django's default LOGIN_REDIRECT_URL.
+del LOGIN_REDIRECT_URL  # noqa: F821 (from tests.settings)
 
 # The recipe (docs/wagtail.md).
 LOGIN_URL = "wagtailadmin_login"
 TOTP_REDIRECT_URL = "wagtailadmin_home"
 TOTP_REQUIRED_PERMISSIONS = ["wagtailadmin.access_admin"]
+# rest_framework is installed (bakerydemo has it for Wagtail's API), and DRF's defaults accept
+# a password (BasicAuthentication): check W006 asks for this. Anonymous requests still pass.
+REST_FRAMEWORK = {"DEFAULT_PERMISSION_CLASSES": ["django_totp.drf.IsTwoFactorVerified"]}
 
 WAGTAIL_SITE_NAME = "Bakery"
 WAGTAILADMIN_BASE_URL = "http://testserver"

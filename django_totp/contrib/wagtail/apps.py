@@ -14,7 +14,13 @@ class WagtailConfig(AppConfig):
     verbose_name = _("Two-factor authentication")
 
     def ready(self) -> None:
+        from django.core import checks
+
         from django_totp.middleware import exempt_url_names
+
+        from .checks import check_wagtail_look
+
+        checks.register(check_wagtail_look, "django_totp", checks.Tags.templates)
 
         # SECURITY: two views that show nothing of the site or its users: Wagtail serves them
         # outside its admin's access check, to anonymous visitors too. Before this, icons.js
