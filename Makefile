@@ -29,7 +29,7 @@ PYTEST := $(BIN)/pytest -p no:cacheprovider
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 APT_GET := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get -q -y
 
-.PHONY: typecheck venv pythons matrix demo docs quick postgres-bin redis-bin gettext-bin messages browser-deps test screenshots lint bench loadtest clean distclean
+.PHONY: typecheck venv pythons matrix wagtail demo docs quick postgres-bin redis-bin gettext-bin messages browser-deps test screenshots lint bench loadtest clean distclean
 
 venv: $(STAMP)
 
@@ -181,6 +181,14 @@ test: venv postgres-bin redis-bin gettext-bin browser-deps
 	$(PYTEST) tests/browser --ds=demo_project.settings
 	@echo "== custom user model =="
 	$(PYTEST) tests/custom_user --ds=tests.custom_user.settings
+	@echo "== Wagtail =="
+	$(MAKE) --no-print-directory wagtail
+
+# The Wagtail pass: tests/wagtail_site (a site shaped like Wagtail's bakerydemo, docs/wagtail.md)
+# in noxfile.py's "wagtail" sessions, each a venv of its own with Wagtail from PyPI: the newest
+# 7.x on the newest Django it supports, and the newest Wagtail on the newest Django.
+wagtail: venv pythons
+	$(NOX) -s wagtail
 
 # The inner loop: the SQLite suite alone on the newest Django (.venv), first failure stops it;
 # what needs Redis is skipped, and so are the packaging tests (they build and install the

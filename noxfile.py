@@ -57,4 +57,5 @@ def wagtail(session: nox.Session, django: str, wagtail: str) -> None:
     session.install("-e", ".[test,wagtail]", f"Django~={django}.0", f"wagtail~={wagtail}.0")
     basetemp = f"--basetemp={session.create_tmp()}/pytest"
     pytest = ["pytest", "-p", "no:cacheprovider", basetemp, "--ds=tests.wagtail_site.settings"]
-    session.run(*pytest, "tests/wagtail_site", *session.posargs)
+    coverage = ["--cov", "--cov-config=tests/wagtail_site/coverage.toml", "--cov-report=term"]
+    session.run(*pytest, *coverage, "tests/wagtail_site", *session.posargs)
