@@ -167,3 +167,14 @@ def test_an_expired_password_step_goes_back_to_wagtails_sign_in(client, editor, 
     assert response.status_code == 302
     assert response["Location"] == f"/admin/login/?next={quote('/admin/pages/', safe='')}"
     assert client.get(response["Location"]).status_code == 200
+
+
+def test_wagtails_logout_is_recognised_as_a_logout():
+    # A LogoutView subclass that Wagtail wraps in require_admin_access, never_cache and its 404
+    # handler (functools.update_wrapper keeps view_class and __wrapped__).
+    from django.urls import resolve
+
+    from django_totp.redirects import is_logout, is_logout_url
+
+    assert is_logout(resolve("/admin/logout/")) and is_logout_url("/admin/logout/?next=/")
+    assert not is_logout(resolve("/admin/")) and not is_logout(resolve("/admin/login/"))
