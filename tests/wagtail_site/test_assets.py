@@ -59,6 +59,7 @@ def test_the_2fa_pages_wear_the_wagtail_admins_look(password_only, page):
     names = [template.name for template in response.templates]
     assert "wagtailadmin/admin_base.html" in names and "django_totp/base.html" in names
     assert "wagtailadmin/css/core.css" in html and "django_totp/totp.css" in html
+    assert "django_totp/wagtail.css" in html  # its buttons and links in Wagtail's look
     # The assets the skeleton loads are the exempt ones, and they answer with themselves.
     sprite = re.search(r'data-icon-url="([^"]+)"', html)[1]
     assert password_only.get(sprite)["Content-Type"].startswith("image/svg+xml")
