@@ -12,6 +12,7 @@ import time
 import pytest
 import time_machine
 from django.test import Client
+from django.urls import reverse
 from wagtail.models import ModelLogEntry
 
 from django_totp.models import TOTPDevice
@@ -172,3 +173,22 @@ def test_a_session_not_verified_by_its_own_device_may_not_reset(
 def test_an_unknown_user_is_a_404(manager_client):
     assert manager_client.get("/admin/two-factor/users/999999/reset/").status_code == 404
     assert manager_client.get("/admin/two-factor/users/x/unlock/").status_code == 404
+
+
+def test_wagtails_group_editor_offers_the_reset_and_unlock_permissions(
+    client, django_user_model, code_for
+):
+    # Sites without Django's admin give the permissions to a group in Wagtail's settings.
+    from django.contrib.auth.models import Group, Permission
+
+    boss = django_user_model.objects.create_superuser(username="boss", password=PASSWORD)
+    device = make_device(boss)
+    client.force_login(boss)
+    client.post("/2fa/verify/", {"code": code_for(device)})
+    group = Group.objects.create(name="Account managers")
+    response = client.get(reverse("wagtailusers_groups:edit", args=[group.pk]))
+    assert response.status_code == 200
+    offered = set(response.context["form"].fields["permissions"].queryset)
+    wanted = set(Permission.objects.filter(codename__in=["delete_totpdevice", "change_totpdevice"]))
+    assert wanted <= offered
+    assert Permission.objects.get(codename="add_totpdevice") not in offered

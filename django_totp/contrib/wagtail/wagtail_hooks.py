@@ -1,10 +1,13 @@
-"""Wagtail's hooks (found by Wagtail in each installed app): URLs, user list buttons, log."""
+"""Wagtail's hooks (found by Wagtail in each installed app): URLs, user list buttons, the log's
+labels, and the permissions its group editor offers."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from django.contrib.auth.models import Permission
+from django.db.models import QuerySet
 from django.urls import URLPattern, path, reverse
 from django.utils.translation import gettext_lazy as _
 from wagtail import hooks
@@ -38,6 +41,12 @@ def user_listing_buttons(user: AbstractBaseUser, request_user: Any) -> Iterator[
         yield Button(_("Unlock (clear failed attempts)"), url, icon_name="lock-open", priority=61)
 
 
+def permissions() -> QuerySet[Permission]:
+    """The two permissions of staff screens, offered in Wagtail's group editor."""
+    codenames = [name.split(".")[1] for name in (policy.RESET_PERMISSION, policy.UNLOCK_PERMISSION)]
+    return Permission.objects.filter(content_type__app_label="django_totp", codename__in=codenames)
+
+
 def log_actions(actions: Any) -> None:
     """The labels of the two actions in Wagtail's audit log."""
     label = _("Reset two-factor authentication")
@@ -49,3 +58,4 @@ def log_actions(actions: Any) -> None:
 hooks.register("register_admin_urls", admin_urls)
 hooks.register("register_user_listing_buttons", user_listing_buttons)
 hooks.register("register_log_actions", log_actions)
+hooks.register("register_permissions", permissions)
