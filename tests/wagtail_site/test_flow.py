@@ -178,3 +178,11 @@ def test_wagtails_logout_is_recognised_as_a_logout():
 
     assert is_logout(resolve("/admin/logout/")) and is_logout_url("/admin/logout/?next=/")
     assert not is_logout(resolve("/admin/")) and not is_logout(resolve("/admin/login/"))
+
+
+@pytest.mark.parametrize("page", [VERIFY, SETUP, "/2fa/manage/"])
+def test_a_signed_out_visitor_of_the_2fa_pages_goes_to_wagtails_sign_in(client, page):
+    response = client.get(page)
+    assert response.status_code == 302
+    assert response["Location"] == f"/admin/login/?next={page}"  # Django's redirect_to_login
+    assert client.get(response["Location"]).status_code == 200
