@@ -30,11 +30,10 @@ from django.urls import NoReverseMatch, URLPattern, path, reverse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from . import policy, reports, services, session, stepup
+from . import policy, reports, services
 from .checks import has_user_panel
-from .conf import conf
 from .models import TOTPDevice, locked_condition, pk_value
-from .redirects import url_with_next
+from .staff import ask_staff_for_code, staff_is_verified
 from .users import signed_in_user
 from .views import deny_framing
 
@@ -52,30 +51,6 @@ if TYPE_CHECKING:
 else:
     _DeviceAdmin = admin.ModelAdmin
     _DeviceInline = admin.TabularInline
-
-
-def staff_is_verified(request: HttpRequest) -> bool:
-    """Only a staff session verified with its own device may reset or unlock others (R24)."""
-    if session.state_of(request).is_verified:
-        return True
-    messages.error(
-        request,
-        _("Set up and verify your own two-factor authentication before changing others'."),
-    )
-    return False
-
-
-def ask_staff_for_code(request: HttpRequest) -> HttpResponse | None:
-    """The code page, which comes back here, unless this session typed a code recently.
-
-    A verified staff member resets or unlocks others only with a code (or recovery code) typed
-    within ``TOTP_STEP_UP_SECONDS``, like any change to 2FA (R24, R28).
-    """
-    # SECURITY: a staff password and a remembered browser must not reset anyone (R28).
-    if stepup.satisfied(request):
-        return None
-    messages.info(request, _("Enter a code from your app to confirm it's you."))
-    return HttpResponseRedirect(url_with_next(conf.TOTP_VERIFY_URL, request.get_full_path()))
 
 
 def may_manage_all(request: HttpRequest, users: Sequence[AbstractBaseUser]) -> bool:

@@ -123,6 +123,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
         'include("django_totp.urls")), before any catch-all pattern such as Wagtail\'s '
         'path("", include(wagtail_urls)).',
     ),
+    "W013": (
+        "django_totp.contrib.wagtail is installed, but the 2FA pages use django_totp's own "
+        "base template ({origin}), not the Wagtail admin's look.",
+        'List "django_totp.contrib.wagtail" before "django_totp" in INSTALLED_APPS.',
+    ),
 }
 
 # Retired IDs, never to be reused: W001, W002 and W003 repeated Django's own security.W012

@@ -164,3 +164,28 @@ def may_manage(actor: AbstractBaseUser | AnonymousUser | None, user: AbstractBas
     if actor is None or actor.pk == user.pk:
         return True
     return bool(staff_flags(actor).is_superuser or not staff_flags(user).is_superuser)
+
+
+# The permissions of TOTPDevice that Django's admin asks for a reset (delete) and an unlock
+# (change); every staff screen asks the same ones, through may_reset and may_unlock.
+RESET_PERMISSION = "django_totp.delete_totpdevice"
+UNLOCK_PERMISSION = "django_totp.change_totpdevice"
+
+
+def may_reset(actor: AbstractBaseUser | AnonymousUser, user: AbstractBaseUser) -> bool:
+    """Whether ``actor`` may reset ``user``'s 2FA from a staff screen other than Django's admin.
+
+    The Django admin's rule: the permission to delete devices, and ``may_manage``. Screens
+    still ask ``staff.staff_is_verified`` and ``staff.ask_staff_for_code`` of the session.
+    """
+    return _has_perm(actor, RESET_PERMISSION) and may_manage(actor, user)
+
+
+def may_unlock(actor: AbstractBaseUser | AnonymousUser, user: AbstractBaseUser) -> bool:
+    """Whether ``actor`` may unlock ``user``'s devices: the change permission, ``may_manage``."""
+    return _has_perm(actor, UNLOCK_PERMISSION) and may_manage(actor, user)
+
+
+def _has_perm(actor: AbstractBaseUser | AnonymousUser, permission: str) -> bool:
+    has_perm = getattr(actor, "has_perm", None)  # user models without PermissionsMixin lack it
+    return bool(actor.is_active and has_perm is not None and has_perm(permission))

@@ -126,6 +126,7 @@ OWN_SETTINGS = {
     "browser": "demo_project.settings",
     "custom_user": "tests.custom_user.settings",
     "imports": "tests.imports.settings",
+    "wagtail_site": "tests.wagtail_site.settings",
 }
 
 
