@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from django.contrib.auth.base_user import AbstractBaseUser
     from django.contrib.auth.models import AnonymousUser
 
-U = TypeVar("U", bound=Model)
+UserT = TypeVar("UserT", bound=Model)
 
 
 def enrolment_required(user: AbstractBaseUser) -> bool:
@@ -76,7 +76,7 @@ def grace_ends(grace: EnrolmentGrace, now: datetime.datetime) -> datetime.dateti
     return ends if grace.ended_at is None and now < ends else None
 
 
-def required_among(users: QuerySet[U]) -> list[U]:
+def required_among(users: QuerySet[UserT]) -> list[UserT]:
     """The users of ``users`` whom ``enrolment_required`` covers, in the queryset's order.
 
     The same rule asked of many users at once, for reports: staff flags, groups and permissions
