@@ -183,7 +183,7 @@ test: venv postgres-bin redis-bin gettext-bin browser-deps
 	$(PYTEST) tests/custom_user --ds=tests.custom_user.settings
 	@echo "== switching from other 2FA packages (nox session imports), SQLite and PostgreSQL =="
 	$(NOX) -s imports
-	$(BIN)/python -m tests.pg -- $(NOX) -s imports
+	$(BIN)/python -m tests.pg -- env $(NOX) -s imports
 	@echo "== Wagtail =="
 	$(MAKE) --no-print-directory wagtail
 
