@@ -511,8 +511,9 @@ class Settings:
         rp_id = getattr(settings, "TOTP_WEBAUTHN_RP_ID", "")
         under = Rule(
             "E034",
-            lambda v: not is_rp_id(rp_id)
-            or all(is_under_rp_id(origin_host(o) or "", rp_id) for o in v),
+            lambda v: (
+                not is_rp_id(rp_id) or all(is_under_rp_id(origin_host(o) or "", rp_id) for o in v)
+            ),
             "{name} has an origin whose host is not TOTP_WEBAUTHN_RP_ID "
             f"({rp_id!r}) or below it: {{value!r}}.",
             "The RP ID must be each origin's host or a registrable suffix of it, or browsers "

@@ -179,7 +179,7 @@ def test_an_origin_outside_the_rp_id_is_refused(settings, origins):
     settings.TOTP_WEBAUTHN_RP_ID = "example.com"
     settings.TOTP_WEBAUTHN_ORIGINS = origins
     with pytest.raises(ImproperlyConfigured, match="TOTP_WEBAUTHN_ORIGINS"):
-        conf.TOTP_WEBAUTHN_ORIGINS
+        _ = conf.TOTP_WEBAUTHN_ORIGINS
 
 
 def test_origins_on_the_rp_id_and_below_it_are_accepted(settings):
