@@ -368,6 +368,7 @@ class DeviceKind(models.TextChoices):
     WEBAUTHN = "webauthn", _("security key")
 
 
+#: A device of either kind: an authenticator app or a security key.
 Device: TypeAlias = TOTPDevice | WebAuthnCredential
 
 

@@ -75,7 +75,8 @@ class VerifiedRecord(TypedDict, total=False):
 TYPED_METHODS = frozenset(
     {VerificationMethod.CODE, VerificationMethod.RECOVERY_CODE, VerificationMethod.WEBAUTHN}
 )
-DeviceRef = tuple[str, int]  # (DeviceKind, id)
+#: A device as the session record names it: ``(DeviceKind, id)``.
+DeviceRef = tuple[str, int]
 
 
 def ref_of(record: VerifiedRecord) -> DeviceRef | None:
