@@ -338,7 +338,11 @@ class SetupView(StepUpView):
             return self.render(
                 request,
                 "django_totp/setup_start.html",
-                webauthn=conf.TOTP_WEBAUTHN,
+                add_key_url=(
+                    url_with_next("django_totp:add_key", request.GET.get("next"))
+                    if conf.TOTP_WEBAUTHN
+                    else None
+                ),
                 digits=conf.TOTP_DIGITS,
                 usual=usual,
                 replaces=replaces,
@@ -565,8 +569,8 @@ class AddKeyView(StepUpView):
             # The user's first device: it verifies this session, as a first app's code does.
             if not session.mark_verified(request, result.device, result.method):
                 return self.device_gone(request)
-            manage = resolve_url("django_totp:manage")
-            return self.show_recovery_codes(request, list(result.recovery_codes), manage)
+            codes = list(result.recovery_codes)
+            return self.show_recovery_codes(request, codes, safe_next(request))
         return redirect("django_totp:manage")
 
     def page(self, request: HttpRequest, form: AddKeyForm) -> HttpResponse:
