@@ -7,11 +7,13 @@ by the device's kind, not a copy for keys.
 
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
 from django.contrib.sessions.backends.db import SessionStore
 from django.core import signing
+from django.core.management import call_command
 
 from django_totp import ceremonies, remember, services, session
 from django_totp.models import (
@@ -235,3 +237,40 @@ def test_a_user_without_keys_is_offered_none(user, device, key):
         request, key.get(json.dumps({"rpId": "example.com", "challenge": "eHh4"}))
     )
     assert result.outcome is Outcome.NO_DEVICE
+
+
+# -- commands and notices -------------------------------------------------------------------------
+
+
+def run_command(*args: str) -> str:
+    out = io.StringIO()
+    call_command(*args, stdout=out)
+    return out.getvalue()
+
+
+def test_totp_reset_removes_a_key_only_users_keys(user, key):
+    by_key = key_session(user, key)
+    out = run_command("totp_reset", "alice")
+    assert "1 device(s) removed" in out
+    assert not WebAuthnCredential.objects.filter(user=user).exists()
+    assert not alive(by_key)
+
+
+def test_totp_status_counts_key_users_as_enrolled(user, key, django_user_model, settings):
+    settings.TOTP_REQUIRED_FOR = "everyone"
+    django_user_model.objects.create_user(username="bob")
+    found = json.loads(run_command("totp_status", "--json", "--rollout"))
+    assert found["enrolled_users"] == 1 and found["security_keys"] == 1
+    assert found["rollout"]["usernames"] == ["bob"]
+
+
+def test_the_notices_name_a_key_as_a_key(user, mailoutbox, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        assert register(owner_request(user), SoftAuthenticator(), name="Blue key").accepted
+    (added,) = mailoutbox
+    assert added.subject == "Test Site: A security key was added to your account"
+    assert 'A security key or passkey named "Blue key" was added' in added.body
+    request = owner_request(user)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.remove_device(request, credential(user).pk, kind=DeviceKind.WEBAUTHN)
+    assert mailoutbox[-1].subject == "Test Site: A security key was removed from your account"
