@@ -52,8 +52,8 @@ class Outcome(enum.StrEnum):
     LOCKED = "locked"
     NO_DEVICE = "no_device"
     EXPIRED = "expired"
-    # Security keys (``ceremonies``): the response did not verify, or named no key of the
-    # user, or its counter shows a cloned key (W3, W4, W7).
+    # Security keys (``ceremonies``): a signed counter that did not rise (W3), and a key
+    # registered already (W4).
     CLONED = "cloned"
     DUPLICATE = "duplicate"
 

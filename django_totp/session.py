@@ -1,9 +1,9 @@
 """Server-side record of a session's second-factor state (R17, R18, R19, R27, R28).
 
 The session holds which device (an app or a security key: its kind and id) verified it, for
-which user, under which session key, how
-(a code, a recovery code, a remembered browser), when, and when the device table last confirmed
-it. Nothing the client sends can claim "verified".
+which user, under which session key, how (a code, a recovery code, a security key, a remembered
+browser), when, and when the device table last confirmed it. Nothing the client sends can claim
+"verified". It also holds the session's WebAuthn challenges, one per purpose, until first use.
 
 Bounded trust (R27): within ``TOTP_RECHECK_SECONDS`` of the last confirmation the middleware
 trusts the record with no query; after that one indexed query confirms that the device still
@@ -411,4 +411,7 @@ def pop_challenge(request: HttpRequest, purpose: str, now: float | None = None) 
     age = (now if now is not None else time.time()) - issued
     if not -CLOCK_SKEW_SECONDS <= age <= CHALLENGE_SECONDS:
         return None
-    return base64.urlsafe_b64decode(value)
+    try:
+        return base64.urlsafe_b64decode(value)
+    except ValueError:  # binascii.Error: not what store_challenge wrote
+        return None

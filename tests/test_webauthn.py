@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 
 import pytest
 import time_machine
@@ -434,3 +435,16 @@ def test_webauthn_switched_off_refuses_every_ceremony(user, key, settings):
     settings.TOTP_WEBAUTHN = False
     with pytest.raises(ImproperlyConfigured):
         ceremonies.begin_authentication(sign_in_request(user))
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [None, "x", [], {}, {"value": 5, "at": 0}, {"value": "abc", "at": "now"}, {"value": "abcde"}],
+)
+def test_a_stored_challenge_that_is_not_one_is_no_challenge(user, entry):
+    request = sign_in_request(user)
+    request.session[session.CHALLENGE_KEY] = {"verify": entry}
+    if isinstance(entry, dict) and "value" in entry and "at" not in entry:
+        entry["at"] = time.time()  # well formed but for its base64 (bad padding)
+    assert session.pop_challenge(request, "verify") is None
+    assert session.pop_challenge(request, "verify") is None  # and it is gone
