@@ -28,6 +28,7 @@ from django_totp.services import Outcome
 
 from .authenticator import SoftAuthenticator
 from .conftest import make_device, owner_request
+from .test_admin import admin_client, panel_url, user_page  # noqa: F401
 from .test_webauthn import assert_with, register, sign_in_request, webauthn_on  # noqa: F401
 
 pytestmark = pytest.mark.django_db
@@ -274,3 +275,21 @@ def test_the_notices_name_a_key_as_a_key(user, mailoutbox, django_capture_on_com
     with django_capture_on_commit_callbacks(execute=True):
         services.remove_device(request, credential(user).pk, kind=DeviceKind.WEBAUTHN)
     assert mailoutbox[-1].subject == "Test Site: A security key was removed from your account"
+
+
+# -- the admin -------------------------------------------------------------------------------------
+
+
+def test_staff_see_and_reset_a_key_only_user_in_the_admin(request, user, key):
+    staff = request.getfixturevalue("admin_client")  # tests/test_admin.py's
+    by_key = key_session(user, key)
+    page = staff.get(user_page(user)).content.decode()
+    assert "Security keys and passkeys" in page and "Blue key" in page
+    assert "has not set up two-factor authentication" not in page
+    assert panel_url(user, "reset") in page  # before: no button, and the view said "no devices"
+    confirm = staff.get(panel_url(user, "reset"))
+    assert "Yes, reset" in confirm.content.decode()
+    response = staff.post(panel_url(user, "reset"), {"confirmed": "yes"})
+    assert response.status_code == 302 and response["Location"] == user_page(user)
+    assert not WebAuthnCredential.objects.filter(user=user).exists()
+    assert not alive(by_key)
