@@ -27,6 +27,11 @@ USB_KEY = {
     "isUserVerified": True,
     "automaticPresenceSimulation": True,
 }
+# Touch ID, Windows Hello: built in, able to keep discoverable credentials, verifies its user
+# (as a second factor the site asks for a non-discoverable one: residentKey "discouraged").
+PLATFORM_PASSKEY = {**USB_KEY, "transport": "internal", "hasResidentKey": True}
+# An old FIDO U2F key: no user verification, no discoverable credentials.
+U2F_KEY = {**USB_KEY, "protocol": "u2f", "hasUserVerification": False, "isUserVerified": False}
 
 
 @pytest.fixture(scope="module")
@@ -147,3 +152,37 @@ def test_a_cloned_key_is_refused(key_flow: Flow):
     use_key(flow)
     expect(flow.page.get_by_role("alert").filter(has_text="looks like a copy")).to_be_visible()
     expect(flow.page).to_have_url(re.compile(r"/2fa/verify/"))
+
+
+@pytest.mark.parametrize(
+    "options", [PLATFORM_PASSKEY, U2F_KEY], ids=["platform_passkey", "u2f_key"]
+)
+def test_other_kinds_of_key_register_and_sign_in(key_flow: Flow, options: dict[str, Any]):
+    flow = key_flow
+    key = VirtualKey(flow.page, **options)
+    account = flow.register()
+    add_key(flow, "My key")
+    flow.save_recovery_codes(account)
+    (credential,) = key.credentials()
+    registered = credential["signCount"]
+    flow.sign_out()
+    sign_in_with_password(flow, account)
+    use_key(flow)
+    flow.expect_account_page(account)
+    (credential,) = key.credentials()
+    assert credential["signCount"] > registered
+
+
+def test_at_127_0_0_1_the_page_explains_instead_of_failing(key_flow: Flow, key_demo: DemoServer):
+    """Browsers refuse WebAuthn on an IP address; the RP ID is localhost."""
+    flow = key_flow
+    VirtualKey(flow.page, **USB_KEY)
+    flow.base_url = key_demo.url.replace("localhost", "127.0.0.1")
+    flow.register()
+    flow.press(flow.page.get_by_role("link", name="Use a security key or passkey instead"))
+    flow.field("Name").fill("Blue key")
+    flow.press(flow.page.get_by_role("button", name="Add security key"))
+    expect(flow.page.get_by_role("alert")).to_have_text(
+        "Security keys do not work at this address of the site. Use its usual address."
+    )
+    expect(flow.heading("Add a security key or passkey")).to_be_visible()
