@@ -13,6 +13,7 @@ from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.contrib.auth.views import LogoutView
 from django.db import DatabaseError
+from django.db.models import Max, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render, resolve_url
@@ -235,14 +236,27 @@ class VerifyView(TOTPView):
     ) -> HttpResponse:
         next_url = request.GET.get("next")
         user = signed_in_user(request)
+        apps = TOTPDevice.objects.confirmed().filter(user_id=user.pk)
         return self.render(
             request,
             form=form,
-            has_app=TOTPDevice.objects.confirmed().filter(user_id=user.pk).exists(),
+            has_app=apps.exists(),
+            key_first=conf.TOTP_WEBAUTHN and self.key_first(user, apps),
             recovery_url=url_with_next(conf.TOTP_RECOVERY_URL, next_url),
             verify_url=url_with_next(conf.TOTP_VERIFY_URL, next_url),
             **(self.key_context(request, key_form) if self.offers_key else {}),
         )
+
+    @staticmethod
+    def key_first(user: Any, apps: QuerySet[TOTPDevice]) -> bool:
+        """Whether the page offers the key before the code: unless an app was used last."""
+        last_app = apps.aggregate(last=Max("last_used_at"))["last"]
+        if last_app is None:
+            return True
+        last_key = WebAuthnCredential.objects.filter(user_id=user.pk).aggregate(
+            last=Max("last_used_at")
+        )["last"]
+        return last_key is not None and last_key > last_app
 
     @staticmethod
     def key_context(request: HttpRequest, key_form: KeyForm | None) -> dict[str, Any]:

@@ -80,13 +80,18 @@ def test_a_person_adds_a_key_then_signs_in_with_it(verified_client, user):
     verify = client.get(VERIFY + "?next=/private/")
     html = verify.content.decode()
     assert 'data-totp-webauthn="get"' in html and inline_code(html) == []
-    # The key comes first; the app's code field is still there.
-    assert html.index("Use your security key") < html.index('name="code"')
+    # The app was used last: its code field comes first, the key below.
+    assert html.index('name="code"') < html.index("Or use your security key")
     data = {"key-credential": authenticator.get(page_options(verify))}
     response = client.post(VERIFY + "?next=/private/", data)
     assert response.status_code == 302 and response["Location"] == "/private/"
     assert client.get("/private/").status_code == 200
     assert client.session[session.VERIFIED_KEY]["kind"] == "webauthn"
+    # Now the key was used last: it comes first next time, the code field below.
+    client.post("/2fa/sign-out/")
+    html = sign_in(client, user).get(VERIFY).content.decode()
+    assert html.index("Use your security key") < html.index("Or enter a code from your")
+    assert html.index("Or enter a code from your") < html.index('name="code"')
 
 
 def test_a_first_key_shows_recovery_codes_and_verifies_the_session(client, user):
