@@ -514,8 +514,7 @@ class Settings:
             lambda v: (
                 not is_rp_id(rp_id) or all(is_under_rp_id(origin_host(o) or "", rp_id) for o in v)
             ),
-            "{name} has an origin whose host is not TOTP_WEBAUTHN_RP_ID "
-            f"({rp_id!r}) or below it: {{value!r}}.",
+            "{name} has an origin whose host is not TOTP_WEBAUTHN_RP_ID or below it: {value!r}.",
             "The RP ID must be each origin's host or a registrable suffix of it, or browsers "
             "refuse every ceremony.",
         )
