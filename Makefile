@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # The languages django_totp ships (django_totp/locale/<lang>/LC_MESSAGES).
-LANGS := de es
+LANGS := de es fr it ja nl pl pt_BR
 
 # The interpreters of the test matrix (noxfile.py): pythonX.Y on PATH if it runs, else pyenv's
 # newest X.Y (pyenv's shims run only where PYENV_VERSION names it). Override one to point
@@ -29,7 +29,7 @@ PYTEST := $(BIN)/pytest -p no:cacheprovider
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 APT_GET := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get -q -y
 
-.PHONY: typecheck venv pythons matrix demo docs quick postgres-bin redis-bin gettext-bin messages browser-deps test screenshots lint bench loadtest clean distclean
+.PHONY: typecheck venv pythons matrix wagtail demo docs quick postgres-bin redis-bin gettext-bin messages browser-deps test screenshots lint bench loadtest clean distclean
 
 venv: $(STAMP)
 
@@ -181,6 +181,28 @@ test: venv postgres-bin redis-bin gettext-bin browser-deps
 	$(PYTEST) tests/browser --ds=demo_project.settings
 	@echo "== custom user model =="
 	$(PYTEST) tests/custom_user --ds=tests.custom_user.settings
+	@echo "== switching from other 2FA packages (nox session imports), SQLite and PostgreSQL =="
+	$(NOX) -s imports
+	$(BIN)/python -m tests.pg -- $(NOX) -s imports
+	@echo "== Wagtail =="
+	$(MAKE) --no-print-directory wagtail
+
+# The Wagtail pass: tests/wagtail_site (a site shaped like Wagtail's bakerydemo, docs/wagtail.md)
+# in noxfile.py's "wagtail" sessions, each a venv of its own with Wagtail from PyPI: the newest
+# 7.x on the newest Django it supports, and the newest Wagtail on the newest Django. The cells
+# (one nox tag each) run at once, like the matrix's groups; each logs to .nox/<tag>.log.
+wagtail: venv pythons
+	@tags=$$($(NOX) -l -s wagtail 2>/dev/null | grep -oE '\[wagtail-[0-9.]+\]' | tr -d '[]'); \
+	if [ -z "$$tags" ]; then echo "noxfile.py lists no wagtail sessions" >&2; exit 1; fi; \
+	pids=""; logs=""; \
+	for tag in $$tags; do \
+		log=.nox/$$tag.log; logs="$$logs $$log"; \
+		echo "== $$tag (log: $$log) =="; \
+		$(NOX) -t $$tag >$$log 2>&1 & pids="$$pids $$!"; \
+	done; \
+	status=0; for pid in $$pids; do wait $$pid || status=1; done; \
+	for log in $$logs; do echo "== $$log =="; grep -vE '^(tests/|\.+ +\[)' $$log | tail -n 25; done; \
+	exit $$status
 
 # The inner loop: the SQLite suite alone on the newest Django (.venv), first failure stops it;
 # what needs Redis is skipped, and so are the packaging tests (they build and install the

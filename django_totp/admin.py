@@ -30,13 +30,15 @@ from django.urls import NoReverseMatch, URLPattern, path, reverse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from . import policy, services, session, stepup
+from . import policy, reports, services
 from .checks import has_user_panel
-from .conf import conf
 from .models import TOTPDevice, WebAuthnCredential, locked_condition, pk_value
-from .redirects import url_with_next
+from .staff import ask_staff_for_code, staff_is_verified
 from .users import signed_in_user
 from .views import deny_framing
+
+# The roll-out page lists at most this many users a group, then says how many more.
+ROLLOUT_ROWS_PER_GROUP = 100
 
 if TYPE_CHECKING:
     from django.contrib.admin.options import ActionLocation
@@ -49,30 +51,6 @@ if TYPE_CHECKING:
 else:
     _DeviceAdmin = admin.ModelAdmin
     _DeviceInline = admin.TabularInline
-
-
-def staff_is_verified(request: HttpRequest) -> bool:
-    """Only a staff session verified with its own device may reset or unlock others (R24)."""
-    if session.state_of(request).is_verified:
-        return True
-    messages.error(
-        request,
-        _("Set up and verify your own two-factor authentication before changing others'."),
-    )
-    return False
-
-
-def ask_staff_for_code(request: HttpRequest) -> HttpResponse | None:
-    """The code page, which comes back here, unless this session typed a code recently.
-
-    A verified staff member resets or unlocks others only with a code (or recovery code) typed
-    within ``TOTP_STEP_UP_SECONDS``, like any change to 2FA (R24, R28).
-    """
-    # SECURITY: a staff password and a remembered browser must not reset anyone (R28).
-    if stepup.satisfied(request):
-        return None
-    messages.info(request, _("Enter a code from your app to confirm it's you."))
-    return HttpResponseRedirect(url_with_next(conf.TOTP_VERIFY_URL, request.get_full_path()))
 
 
 def may_manage_all(request: HttpRequest, users: Sequence[AbstractBaseUser]) -> bool:
@@ -180,6 +158,8 @@ class TOTPDeviceAdmin(_DeviceAdmin):
         "last_failure_at",
     ]
     actions = ["reset_two_factor", "unlock_devices"]
+    # Adds a link to the roll-out page to the list's tools.
+    change_list_template = "django_totp/admin/device_change_list.html"
 
     @admin.display(boolean=True, description=_("locked"))
     def locked(self, device: TOTPDevice) -> bool:
@@ -391,6 +371,7 @@ class TOTPDeviceAdmin(_DeviceAdmin):
         prefix = f"{self.model._meta.app_label}_{self.model._meta.model_name}"
         wrap = self.admin_site.admin_view
         return [
+            path("rollout/", wrap(self.rollout_view), name=f"{prefix}_rollout"),
             path(
                 "user/<str:user_pk>/reset/",
                 wrap(self.reset_user_view),
@@ -447,6 +428,49 @@ class TOTPDeviceAdmin(_DeviceAdmin):
         return self.confirm_and_unlock(
             request, devices, cancel_url=back, action=""
         ) or HttpResponseRedirect(back)
+
+    def rollout_view(self, request: HttpRequest) -> HttpResponse:
+        """Who the policy covers and has not enrolled, by group (``reports.rollout``).
+
+        For staff who may see devices (view or change permission on them), as the device list.
+        """
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        report = reports.rollout()
+        groups = [
+            RolloutGroup(
+                name=name,
+                rows=[
+                    (entry, user_change_url(self.admin_site, entry.user))
+                    for entry in entries[:ROLLOUT_ROWS_PER_GROUP]
+                ],
+                total=len(entries),
+            )
+            for name, entries in report.by_group.items()
+        ]
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Two-factor roll-out"),
+            "opts": self.model._meta,
+            "report": report,
+            "groups": groups,
+            "no_group": reports.NO_GROUP,
+        }
+        response = TemplateResponse(request, "django_totp/admin/rollout.html", context)
+        return deny_framing(request, response)
+
+
+@dataclass(frozen=True)
+class RolloutGroup:
+    """One group on the roll-out page: its first rows (user, link to their page) of ``total``."""
+
+    name: str
+    rows: list[tuple[reports.NotEnrolled, str | None]]
+    total: int
+
+    @property
+    def more(self) -> int:
+        return self.total - len(self.rows)
 
 
 @dataclass(frozen=True)

@@ -67,10 +67,6 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "List django_totp after django.contrib.admin in INSTALLED_APPS, or add "
         "django_totp.admin.TOTPDeviceInline to that ModelAdmin's inlines.",
     ),
-    "W003": (
-        "SESSION_COOKIE_HTTPONLY is False: scripts on the page can read the verified session.",
-        "Leave SESSION_COOKIE_HTTPONLY = True.",
-    ),
     "W006": (
         "Django REST framework authenticates with passwords or tokens (BasicAuthentication, "
         "TokenAuthentication) and its DEFAULT_PERMISSION_CLASSES lack IsTwoFactorVerified: "
@@ -136,11 +132,17 @@ MESSAGES: dict[str, tuple[str, str]] = {
         'Set TOTP_WEBAUTHN_RP_ID (e.g. "example.com") and TOTP_WEBAUTHN_ORIGINS (e.g. '
         '["https://example.com"]): the relying party never comes from the request.',
     ),
+    "W013": (
+        "django_totp.contrib.wagtail is installed, but the 2FA pages use django_totp's own "
+        "base template ({origin}), not the Wagtail admin's look.",
+        'List "django_totp.contrib.wagtail" before "django_totp" in INSTALLED_APPS.',
+    ),
 }
 
-# Retired IDs, never to be reused: W001 and W002 repeated Django's own security.W012
-# (SESSION_COOKIE_SECURE) and security.W016 (CSRF_COOKIE_SECURE).
-RETIRED_IDS = ("W001", "W002")
+# Retired IDs, never to be reused: W001, W002 and W003 repeated Django's own security.W012
+# (SESSION_COOKIE_SECURE), security.W016 (CSRF_COOKIE_SECURE) and security.W015
+# (SESSION_COOKIE_HTTPONLY).
+RETIRED_IDS = ("W001", "W002", "W003")
 
 # What goes wrong when a URL setting leads nowhere (W010).
 URL_SETTINGS_WHY = {
@@ -300,16 +302,13 @@ def check_user_admin(**kwargs: Any) -> list[checks.CheckMessage]:
 
 
 def check_deploy_cookies(**kwargs: Any) -> list[checks.CheckMessage]:
-    """Session cookies for production; Django's own security.W012 and W016 cover ``Secure``."""
+    """Sessions for production; Django's own security.W012, W015 and W016 cover the cookie flags."""
     from .revocation import sessions_can_be_ended
 
-    warnings: list[checks.CheckMessage] = []
-    if not settings.SESSION_COOKIE_HTTPONLY:
-        warnings.append(_error("W003", checks.Warning))
     # SECURITY: a session kept in a signed cookie cannot be deleted on the server (R27).
     if not sessions_can_be_ended():
-        warnings.append(_error("W011", checks.Warning, engine=settings.SESSION_ENGINE))
-    return warnings
+        return [_error("W011", checks.Warning, engine=settings.SESSION_ENGINE)]
+    return []
 
 
 def check_rest_framework(**kwargs: Any) -> list[checks.CheckMessage]:

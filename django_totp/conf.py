@@ -546,13 +546,22 @@ def has_wildcard(host: str) -> bool:
 def site_name() -> str:
     """The site's name in otpauth URIs (the issuer) and in e-mail subjects (R3, R33).
 
-    ``TOTP_ISSUER``; when empty, the first ``ALLOWED_HOSTS`` entry other than ``"*"``, without
-    a leading dot; when there is none, ``""`` (authenticator apps then show the account name
-    alone, and subjects have no prefix). Check W008 warns about the last two cases.
+    ``TOTP_ISSUER``; when empty, the first ``ALLOWED_HOSTS`` entry other than ``"*"`` or an
+    IPv6 literal, without a leading dot; when there is none, ``""`` (authenticator apps then
+    show the account name alone, and subjects have no prefix). Check W008 warns about the last
+    two cases.
     """
     # SECURITY: never the request's Host header, which a wildcard ALLOWED_HOSTS lets anyone
     # choose: it would name a phisher's domain in a genuine e-mail or authenticator entry (R33).
     if conf.TOTP_ISSUER:
         return conf.TOTP_ISSUER
     hosts = [host.lstrip(".") for host in settings.ALLOWED_HOSTS if "*" not in host]
-    return next((host for host in hosts if host), "")
+    return next((host for host in hosts if host and not _is_ipv6_literal(host)), "")
+
+
+def _is_ipv6_literal(host: str) -> bool:
+    """Whether ``host`` is ``[::1]``-shaped: the label's colon rule would leave ``[1]`` of it."""
+    try:
+        return ipaddress.ip_address(host.strip("[]")).version == 6
+    except ValueError:
+        return False

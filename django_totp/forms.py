@@ -14,6 +14,9 @@ from .models import TOTPDevice, WebAuthnCredential
 from .services import Outcome
 from .users import signed_in_user
 
+# The class of every form of the package (totp.css scopes its error styles to it).
+FORM_CLASS = "totp-form"
+
 ERROR_MESSAGES = {
     Outcome.INVALID: _("That code is not right. Enter the code your app shows now."),
     Outcome.REPLAYED: _("That code has already been used. Wait for the next code in your app."),
@@ -67,6 +70,8 @@ class CodeForm(forms.Form):
         self.request = request
         self.result: services.Result | None = None
         self.helper = FormHelper()
+        # totp.css finds the form's error text under this class, whatever the crispy pack.
+        self.helper.form_class = FORM_CLASS
         self.helper.add_input(Submit("submit", submit_label or self.submit_label))
 
     def check(self, raw_code: str) -> services.Result:
@@ -146,6 +151,7 @@ class RenameDeviceForm(forms.Form):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.helper = FormHelper()
+        self.helper.form_class = FORM_CLASS
         self.helper.add_input(Submit("submit", _("Rename")))
 
     def clean_name(self) -> str:

@@ -31,6 +31,25 @@ Response = HttpResponse | None
 # of the site that happens to live there is enforced like any other (R30).
 FILE_SERVING_VIEWS = (static.serve, staticfiles_views.serve)
 
+# URL names that installed apps let through before the second factor (``exempt_url_names``).
+_app_exempt_url_names: set[str] = set()
+
+
+def exempt_url_names(*names: str) -> None:
+    """Let every authenticated session reach the views named ``names`` before the code.
+
+    For apps, from their ``AppConfig.ready()``: the assets their look of the 2FA pages loads,
+    such as Wagtail's icon sprite and JavaScript catalogue (``django_totp.contrib.wagtail``).
+    Each name is matched exactly as ``resolve()`` reports it (``"namespace:name"`` when
+    namespaced), like the names in ``TOTP_EXEMPT_URLS``, which is where a site adds its own.
+    """
+    _app_exempt_url_names.update(names)
+
+
+def app_exempt_url_names() -> frozenset[str]:
+    """The names apps made exempt with ``exempt_url_names``."""
+    return frozenset(_app_exempt_url_names)
+
 
 class Step(enum.Enum):
     """What an authenticated request still lacks before it may reach the site."""
@@ -187,6 +206,9 @@ def is_exempt(request: HttpRequest) -> bool:
         getattr(match.func, "totp_exempt", False)
         or is_logout(match)
         or match.view_name in exempt
+        # SECURITY: only the exact names apps registered, each a view that shows nothing of
+        # the site (a sprite, a translation catalogue); never a prefix or a namespace (R30).
+        or match.view_name in _app_exempt_url_names
         or path == conf.TOTP_LOGOUT_URL
     )
 

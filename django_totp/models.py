@@ -281,6 +281,15 @@ class RecoveryCodeQuerySet(models.QuerySet["RecoveryCode"]):
         return self.filter(used_at__isnull=True)
 
 
+class RecoveryCodeScheme(models.TextChoices):
+    """How a typed recovery code is read before its digest is compared (R22, R36)."""
+
+    # Ours: Crockford's base32, forgiving case, spaces, hyphens and o/i/l look-alikes.
+    CROCKFORD = "crockford", _("standard")
+    # Imported: another package's code as it was issued, forgiving only case and outer spaces.
+    VERBATIM = "verbatim", _("imported")
+
+
 class RecoveryCode(models.Model):
     """One single-use recovery code, stored only as a keyed digest (R22)."""
 
@@ -291,6 +300,13 @@ class RecoveryCode(models.Model):
         verbose_name=_("user"),
     )
     digest = models.CharField(_("digest"), max_length=64, editable=False)
+    scheme = models.CharField(
+        _("scheme"),
+        max_length=16,
+        choices=RecoveryCodeScheme.choices,
+        default=RecoveryCodeScheme.CROCKFORD,
+        editable=False,
+    )
     created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
     used_at = models.DateTimeField(_("used"), null=True, blank=True, editable=False)
 
@@ -473,3 +489,53 @@ class EnrolmentGrace(models.Model):
 
     def __str__(self) -> str:
         return str(self.user)
+
+
+class ImportedRow(models.Model):
+    """A row of another 2FA package that ``totp_import`` has taken over (R36).
+
+    Kept when the device or code made of it is removed, so that a second run never brings
+    back what a user or staff removed here, a lost phone's device above all. A later run also
+    withdraws what was removed or used at the source since, while both sites are in use.
+    """
+
+    source = models.CharField(_("source"), max_length=32)
+    kind = models.CharField(_("kind"), max_length=32)
+    source_id = models.CharField(_("source id"), max_length=64)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="totp_imported_rows",
+        verbose_name=_("user"),
+    )
+    # The device made of the row, while it lasts: the user's other devices are their own.
+    device = models.ForeignKey(
+        TOTPDevice,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("device"),
+    )
+    # The recovery code made of the row, while it lasts.
+    recovery_code = models.ForeignKey(
+        RecoveryCode,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("recovery code"),
+    )
+    imported_at = models.DateTimeField(_("imported"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("imported row")
+        verbose_name_plural = _("imported rows")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "kind", "source_id"], name="django_totp_imported_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source} {self.kind} {self.source_id}"

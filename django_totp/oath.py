@@ -21,7 +21,12 @@ _ASCII_DIGITS = frozenset("0123456789")
 
 def generate_secret() -> str:
     """A new base32 secret (no padding) of ``SECRET_BYTES`` from the OS CSPRNG."""
-    return base64.b32encode(secrets.token_bytes(SECRET_BYTES)).decode("ascii").rstrip("=")
+    return secret_from_bytes(secrets.token_bytes(SECRET_BYTES))
+
+
+def secret_from_bytes(key: bytes) -> str:
+    """A key held as bytes (django-otp keeps hex) as a base32 secret without padding."""
+    return base64.b32encode(key).decode("ascii").rstrip("=")
 
 
 def time_step(at: float, period: int) -> int:

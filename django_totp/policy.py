@@ -5,9 +5,11 @@ from __future__ import annotations
 import datetime
 import functools
 from collections.abc import Callable
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from django.core.exceptions import ImproperlyConfigured
+from django.contrib.auth import get_backends
+from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
+from django.db.models import Model, Q, QuerySet
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -18,6 +20,8 @@ from .users import staff_flags
 if TYPE_CHECKING:
     from django.contrib.auth.base_user import AbstractBaseUser
     from django.contrib.auth.models import AnonymousUser
+
+UserT = TypeVar("UserT", bound=Model)
 
 
 def enrolment_required(user: AbstractBaseUser) -> bool:
@@ -51,15 +55,83 @@ def enrolment_grace_ends(user: AbstractBaseUser) -> datetime.datetime | None:
     ``None`` when there is none (``TOTP_ENROLMENT_GRACE_DAYS`` is 0, it is over, or it ended
     when the user first enrolled): the user must enrol now. Starts the period on first call.
     """
-    days = conf.TOTP_ENROLMENT_GRACE_DAYS
-    if days <= 0:
+    if conf.TOTP_ENROLMENT_GRACE_DAYS <= 0:
         return None
     now = timezone.now()
     grace, _ = EnrolmentGrace.objects.get_or_create(user_id=user.pk, defaults={"started_at": now})
+    return grace_ends(grace, now)
+
+
+def grace_ends(grace: EnrolmentGrace, now: datetime.datetime) -> datetime.datetime | None:
+    """When ``grace`` ends, or ``None`` when it is over (or ``TOTP_ENROLMENT_GRACE_DAYS`` is 0).
+
+    Reads the row only: ``enrolment_grace_ends`` starts a period, reports must not.
+    """
+    days = conf.TOTP_ENROLMENT_GRACE_DAYS
+    if days <= 0:
+        return None
     ends = grace.started_at + datetime.timedelta(days=days)
     # SECURITY: given once: after the first device, or once over, never again (a reset must not
     # open a password-only window).
     return ends if grace.ended_at is None and now < ends else None
+
+
+def required_among(users: QuerySet[UserT]) -> list[UserT]:
+    """The users of ``users`` whom ``enrolment_required`` covers, in the queryset's order.
+
+    The same rule asked of many users at once, for reports: staff flags, groups and permissions
+    become one database condition (permissions through each backend's ``with_perm``, Django's
+    own batch form of ``has_perm``), so the cost does not grow with the number of users. Only
+    ``TOTP_REQUIRED_CALLABLE``, and permissions of a backend without ``with_perm``, are asked
+    user by user, of those the condition leaves out. ``tests/test_rollout.py`` checks that the
+    two forms agree.
+    """
+    if conf.TOTP_REQUIRED_FOR == "everyone":
+        return list(users)
+    model = users.model
+    condition = Q(pk__in=[])
+    if conf.TOTP_REQUIRED_FOR == "staff":
+        for flag in ("is_staff", "is_superuser"):
+            if has_field(model, flag):
+                condition |= Q(**{flag: True})
+    permissions = conf.TOTP_REQUIRED_PERMISSIONS
+    backends_by_user: list[Any] = []
+    if permissions and hasattr(model, "has_perm"):
+        for backend in get_backends():
+            if hasattr(backend, "with_perm"):
+                for name in permissions:
+                    with_perm = backend.with_perm(name)
+                    condition |= Q(pk__in=with_perm.values("pk"))
+            elif hasattr(backend, "has_perm"):  # as PermissionsMixin asks them
+                backends_by_user.append(backend)
+        if has_field(model, "is_superuser") and has_field(model, "is_active"):
+            # PermissionsMixin.has_perm: active superusers hold every permission, whatever
+            # the backends say.
+            condition |= Q(is_superuser=True, is_active=True)
+    groups = conf.TOTP_REQUIRED_GROUPS
+    if groups and has_field(model, "groups"):
+        condition |= Q(pk__in=model._default_manager.filter(groups__name__in=groups).values("pk"))
+    path = conf.TOTP_REQUIRED_CALLABLE
+    if not path and not backends_by_user:
+        return list(users.filter(condition))
+    covered = set(users.filter(condition).values_list("pk", flat=True))
+    # Asked user by user: the site's function, and backends that cannot answer in one query.
+    return [
+        user
+        for user in users
+        if user.pk in covered
+        or any(backend.has_perm(user, name) for backend in backends_by_user for name in permissions)
+        or (path and required_by_callable(path)(cast("AbstractBaseUser", user)))
+    ]
+
+
+def has_field(model: type[Model], name: str) -> bool:
+    """Whether ``model`` has a field ``name`` (user models need not have staff flags, groups)."""
+    try:
+        model._meta.get_field(name)
+    except FieldDoesNotExist:
+        return False
+    return True
 
 
 def end_enrolment_grace(user: AbstractBaseUser) -> None:
@@ -92,3 +164,28 @@ def may_manage(actor: AbstractBaseUser | AnonymousUser | None, user: AbstractBas
     if actor is None or actor.pk == user.pk:
         return True
     return bool(staff_flags(actor).is_superuser or not staff_flags(user).is_superuser)
+
+
+# The permissions of TOTPDevice that Django's admin asks for a reset (delete) and an unlock
+# (change); every staff screen asks the same ones, through may_reset and may_unlock.
+RESET_PERMISSION = "django_totp.delete_totpdevice"
+UNLOCK_PERMISSION = "django_totp.change_totpdevice"
+
+
+def may_reset(actor: AbstractBaseUser | AnonymousUser, user: AbstractBaseUser) -> bool:
+    """Whether ``actor`` may reset ``user``'s 2FA from a staff screen other than Django's admin.
+
+    The Django admin's rule: the permission to delete devices, and ``may_manage``. Screens
+    still ask ``staff.staff_is_verified`` and ``staff.ask_staff_for_code`` of the session.
+    """
+    return _has_perm(actor, RESET_PERMISSION) and may_manage(actor, user)
+
+
+def may_unlock(actor: AbstractBaseUser | AnonymousUser, user: AbstractBaseUser) -> bool:
+    """Whether ``actor`` may unlock ``user``'s devices: the change permission, ``may_manage``."""
+    return _has_perm(actor, UNLOCK_PERMISSION) and may_manage(actor, user)
+
+
+def _has_perm(actor: AbstractBaseUser | AnonymousUser, permission: str) -> bool:
+    has_perm = getattr(actor, "has_perm", None)  # user models without PermissionsMixin lack it
+    return bool(actor.is_active and has_perm is not None and has_perm(permission))

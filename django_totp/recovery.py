@@ -3,6 +3,9 @@
 A code is 12 characters of Crockford's base32 (60 bits from the OS CSPRNG), shown in groups of
 four, e.g. ``k7m2-q9xw-4tpa``. Reading is forgiving the way Crockford intends: case, spaces and
 hyphens do not matter, and ``o``, ``i`` and ``l`` are read as ``0``, ``1`` and ``1``.
+
+Codes imported from other packages keep the form they were issued in (``verbatim``): that
+reading would change them, so they are read with case, spaces and hyphens forgiven only (R36).
 """
 
 from __future__ import annotations
@@ -15,6 +18,9 @@ GROUP = 4
 CODE_COUNT = 10
 _READ_AS = str.maketrans({"o": "0", "i": "1", "l": "1", " ": None, "-": None})
 _ALPHABET_SET = frozenset(ALPHABET)
+VERBATIM_MAX_LENGTH = 64  # django-otp's static tokens hold up to 16; allauth's are digits
+_VERBATIM_PREFIX = "verbatim:"  # keeps these digests apart from those of our own codes
+_SEPARATORS = str.maketrans("", "", " \t\n\r\f\v-")
 
 
 def generate_codes(count: int = CODE_COUNT) -> list[str]:
@@ -41,3 +47,25 @@ def normalize(raw: str) -> str | None:
     if len(candidate) != CODE_LENGTH or not _ALPHABET_SET.issuperset(candidate):
         return None
     return candidate
+
+
+def verbatim(raw: str) -> str | None:
+    """What is digested for an imported code, from the code issued or the code typed.
+
+    Case, spaces and hyphens do not matter, as in allauth (django-otp's codes have none).
+    ``None`` when it cannot be one: empty, too long, or not printable ASCII.
+    """
+    if len(raw) > 4 * VERBATIM_MAX_LENGTH:
+        return None
+    code = raw.lower().translate(_SEPARATORS)
+    if not code or len(code) > VERBATIM_MAX_LENGTH or not code.isascii():
+        return None
+    if not code.isprintable():
+        return None
+    return _VERBATIM_PREFIX + code
+
+
+def readings(raw: str) -> list[str]:
+    """What a typed recovery code may be, one string to digest per scheme that reads it."""
+    found = [normalize(raw), verbatim(raw)]
+    return [reading for reading in found if reading is not None]

@@ -22,13 +22,24 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from . import crypto, events, oath, recovery, remember, revocation, session, signals, stepup
+from . import (
+    crypto,
+    events,
+    oath,
+    recovery,
+    remember,
+    revocation,
+    session,
+    signals,
+    stepup,
+)
 from .conf import conf
 from .models import (
     Device,
     DeviceKind,
     FailureCounter,
     RecoveryCode,
+    RecoveryCodeScheme,
     TOTPAccount,
     TOTPDevice,
     VerificationMethod,
@@ -307,6 +318,12 @@ def recovery_codes_left(user: AbstractBaseUser) -> int:
     return RecoveryCode.objects.unused().filter(user_id=user.pk).count()
 
 
+def has_imported_recovery_codes(user: AbstractBaseUser) -> bool:
+    """Whether unused codes of another package remain: they are weaker and read verbatim."""
+    unused = RecoveryCode.objects.unused().filter(user_id=user.pk)
+    return unused.filter(scheme=RecoveryCodeScheme.VERBATIM).exists()
+
+
 def verify_recovery_code(
     user: AbstractBaseUser, raw_code: str, *, request: HttpRequest | None = None
 ) -> Result:
@@ -343,9 +360,10 @@ def _check_recovery_code(account: TOTPAccount, device: Device, raw_code: str) ->
     wait = account.throttle_remaining(now)
     if wait:
         return Result(Outcome.THROTTLED, retry_after=wait)
-    code = recovery.normalize(raw_code)
+    # One digest per key for each way the code may be read: still a single query (R36).
+    digests = [d for reading in recovery.readings(raw_code) for d in crypto.digests(reading)]
     unused = RecoveryCode.objects.unused().filter(user_id=account.user_id)
-    if code is not None and unused.filter(digest__in=crypto.digests(code)).update(used_at=now):
+    if digests and unused.filter(digest__in=digests).update(used_at=now):
         account.unlock()
         # Locked in id order first, as verify_code does: an UPDATE alone would lock them in
         # table order and could deadlock against it on PostgreSQL.

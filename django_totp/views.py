@@ -478,6 +478,7 @@ class ManageView(StepUpView):
             keys=list(keys),
             webauthn=conf.TOTP_WEBAUTHN,
             recovery_codes_left=services.recovery_codes_left(user),
+            imported_recovery_codes=services.has_imported_recovery_codes(user),
             few_recovery_codes=FEW_RECOVERY_CODES,
             remember_days=conf.TOTP_REMEMBER_DAYS,
             browser_remembered=remembered is not None,

@@ -128,6 +128,8 @@ OWN_SETTINGS = {
     "demo": "demo_project.settings",
     "browser": "demo_project.settings",
     "custom_user": "tests.custom_user.settings",
+    "imports": "tests.imports.settings",
+    "wagtail_site": "tests.wagtail_site.settings",
 }
 
 

@@ -23,7 +23,11 @@ from django_totp.qr import qr_svg
 from .conftest import PASSWORD, make_device
 
 ROOT = Path(__file__).resolve().parents[1]
-TEMPLATE_DIRS = [ROOT / "django_totp" / "templates", ROOT / "demo_project" / "templates"]
+TEMPLATE_DIRS = [
+    ROOT / "django_totp" / "templates",
+    ROOT / "demo_project" / "templates",
+    ROOT / "tests" / "browser" / "bootstrap3" / "templates",  # test_looks.py's Bootstrap 3 site
+]
 TEMPLATES = sorted(path for folder in TEMPLATE_DIRS for path in folder.rglob("*.html"))
 TEMPLATE_COMMENT = re.compile(r"{% comment %}.*?{% endcomment %}|{#.*?#}", re.DOTALL)
 TEMPLATE_TAG = re.compile(r"{%.*?%}", re.DOTALL)

@@ -422,3 +422,29 @@ def test_request_totp_and_atotp_share_one_load(user, django_assert_num_queries):
         assert request.totp.has_device
         state = async_to_sync(request.atotp)()
     assert state.has_device and not state.is_verified
+
+
+@pytest.fixture
+def app_exemptions(monkeypatch):
+    """A registry of app exemptions of this test's own, so none outlives it."""
+    from django_totp import middleware
+
+    monkeypatch.setattr(middleware, "_app_exempt_url_names", set())
+    return middleware
+
+
+def test_a_url_name_an_app_registers_is_reachable_before_the_code(
+    app_exemptions, call, django_user_model
+):
+    app_exemptions.exempt_url_names("health")
+    assert app_exemptions.app_exempt_url_names() == {"health"}
+    assert call(request_for("unverified", django_user_model, "/health/")).content == b"view"
+
+
+@pytest.mark.parametrize("path", ["/", "/private/", "/health/x"])
+def test_an_app_registered_name_exempts_that_view_only(
+    app_exemptions, path, call, django_user_model
+):
+    app_exemptions.exempt_url_names("health", "he")  # no name is a prefix of another
+    response = call(request_for("unverified", django_user_model, path))
+    assert response["Location"].startswith("/2fa/verify/?next=")

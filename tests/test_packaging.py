@@ -88,10 +88,11 @@ def metadata(wheel: Path) -> dict[str, list[str]]:
         "django_totp/migrations/0001_initial.py",
         "django_totp/py.typed",
         # Django reads only the compiled catalogs; the sources come along for translators.
-        "django_totp/locale/de/LC_MESSAGES/django.mo",
-        "django_totp/locale/de/LC_MESSAGES/django.po",
-        "django_totp/locale/es/LC_MESSAGES/django.mo",
-        "django_totp/locale/es/LC_MESSAGES/django.po",
+        *(
+            f"django_totp/locale/{language}/LC_MESSAGES/django.{ext}"
+            for language in ("de", "es", "fr", "it", "ja", "nl", "pl", "pt_BR")
+            for ext in ("mo", "po")
+        ),
     ],
 )
 def test_wheel_ships_templates_migrations_translations_and_py_typed(

@@ -168,3 +168,29 @@ def test_the_grace_period_counts_from_when_the_policy_first_required_a_device(
         assert signed_in(user).get("/private/").status_code == 200  # the 14 days start now
         clock.shift(15 * 86400)
         assert signed_in(user).get("/private/")["Location"] == SETUP
+
+
+def grant(user, codename: str):
+    user.user_permissions.add(Permission.objects.get(codename=codename))
+    return type(user).objects.get(pk=user.pk)  # a fresh object: no cached permissions
+
+
+def test_staff_screens_reset_with_the_admins_delete_permission_and_unlock_with_change(
+    user, django_user_model
+):
+    editor = django_user_model.objects.create_user(username="ed", password=PASSWORD)
+    assert not policy.may_reset(editor, user) and not policy.may_unlock(editor, user)
+    editor = grant(editor, "delete_totpdevice")
+    assert policy.may_reset(editor, user) and not policy.may_unlock(editor, user)
+    editor = grant(editor, "change_totpdevice")
+    assert policy.may_unlock(editor, user)
+
+
+def test_staff_screens_leave_superusers_to_superusers(django_user_model):
+    editor = django_user_model.objects.create_user(username="ed", password=PASSWORD)
+    editor = grant(grant(editor, "delete_totpdevice"), "change_totpdevice")
+    boss = django_user_model.objects.create_superuser(username="boss", password=PASSWORD)
+    assert not policy.may_reset(editor, boss) and not policy.may_unlock(editor, boss)
+    assert policy.may_reset(boss, editor) and policy.may_unlock(boss, editor)
+    editor.is_active = False
+    assert not policy.may_reset(editor, editor)

@@ -90,9 +90,12 @@ class TestStorage:
     def test_checking_a_code_costs_one_hash_whatever_the_number_of_codes(
         self, user, recovery_codes
     ):
+        # One per way the code may be read (ours, and an imported code's verbatim form).
+        readings = recovery.readings(recovery_codes[3])
+        assert len(readings) == 2
         with mock.patch("django_totp.crypto.hmac.new", wraps=hmac.new) as hashed:
             services.verify_recovery_code(user, recovery_codes[3])
-        assert hashed.call_count == 1
+        assert hashed.call_count == len(readings)
 
 
 class TestService:

@@ -293,9 +293,12 @@ class TestSetup:
         groups = re.findall(".{1,4}", device.secret)
         spans = "".join(f'<span class="totp-secret-group">{g}</span> ' for g in groups)
         assert key == spans.rstrip()
-        for css in ("django_totp/static/django_totp/totp.css", DEMO_CSS):
-            rule = re.search(r"\.totp-secret-group \{([^}]*)\}", (ROOT / css).read_text())
-            assert rule is not None and "white-space: nowrap" in rule.group(1), css
+        # totp.css, which the package's base and the demo's load.
+        css = (ROOT / "django_totp/static/django_totp/totp.css").read_text()
+        rule = re.search(r"\.totp-secret-group \{([^}]*)\}", css)
+        assert rule is not None and "white-space: nowrap" in rule.group(1)
+        assert "django_totp/totp.css" in (ROOT / "demo_project/templates/base.html").read_text()
+        assert "white-space" not in (ROOT / DEMO_CSS).read_text()
 
     def test_a_forged_host_header_never_names_the_site_in_the_authenticator_app(
         self, password_client, settings, code_for
@@ -316,6 +319,25 @@ class TestSetup:
         device = start_setup(password_client)
         html = password_client.get(SETUP, HTTP_HOST="testserver").content.decode()
         assert f"otpauth://totp/example.com:alice?secret={device.secret}" in html
+
+    @pytest.mark.parametrize(
+        ("hosts", "issuer"),
+        [
+            (["[::1]", "127.0.0.1"], "127.0.0.1:"),
+            (["[::1]", "testserver"], "testserver:"),
+            (["[::1]"], ""),
+        ],
+    )
+    def test_an_ipv6_literal_host_is_never_the_issuer(
+        self, password_client, settings, hosts, issuer
+    ):
+        """Without its colons, ``[::1]`` would be the issuer ``[1]`` in the app."""
+        device = start_setup(password_client)
+        settings.TOTP_ISSUER = ""
+        settings.ALLOWED_HOSTS = hosts
+        html = password_client.get(SETUP, HTTP_HOST="[::1]").content.decode()
+        assert f"otpauth://totp/{issuer}alice?secret={device.secret}" in html
+        assert "[1]" not in html
 
     def test_confirming_activates_the_device_and_verifies_the_session(
         self, password_client, code_for

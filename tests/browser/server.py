@@ -42,9 +42,21 @@ LISTENING = re.compile(r"Listening at: (http://127\.0\.0\.1:\d+)")
 class DemoServer:
     url: str
     log: Path
+    env: dict[str, str]
 
     def log_tail(self, lines: int = 40) -> str:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+    def manage(self, *args: str, env: dict[str, str] | None = None) -> str:
+        """``manage.py`` on the demo's database, as its operator runs it; what it printed."""
+        return subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env={**self.env, **(env or {})},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
 
 
 def _answers(url: str) -> bool:
@@ -122,7 +134,7 @@ def demo_server(
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"the demo server did not start:\n{log.read_text()}")
             time.sleep(0.1)
-        yield DemoServer(url=listening.group(1), log=log)
+        yield DemoServer(url=listening.group(1), log=log, env=env)
     finally:
         _stop(process)
 

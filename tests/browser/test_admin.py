@@ -2,8 +2,8 @@
 
 A person's device has a failed attempt; a superuser signs in (enrolling an app of their own,
 as the demo requires of everyone), unlocks the device and then resets the person's 2FA from the
-panel. Like every browser test, it fails on any Content-Security-Policy violation: the admin's
-pages run under the demo's strict policy too.
+panel, and finds the person on the roll-out page. Like every browser test, it fails on any
+Content-Security-Policy violation: the admin's pages run under the demo's strict policy too.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import re
 
 from playwright.sync_api import expect
 
+from . import axe
 from .flow import INVALID, Account, Flow, Viewport
 from .server import STAFF_PASSWORD
 
@@ -62,3 +63,13 @@ def test_staff_unlock_and_reset_a_persons_2fa_from_the_admin_panel(
     confirm(flow, staff, "Reset two-factor authentication?", "Yes, reset")
     expect(flow.page.get_by_text("Two-factor authentication was reset for 1 user.")).to_be_visible()
     expect(panel).to_contain_text("This user has not set up two-factor authentication.")
+
+    # The demo requires 2FA of everyone: the person is now on the roll-out page, linked.
+    flow.open("/admin/django_totp/")
+    flow.press(flow.page.get_by_role("link", name="Two-factor roll-out"))
+    expect(flow.heading("Two-factor roll-out")).to_be_visible()
+    person = flow.page.get_by_role("link", name=enrolled.username, exact=True)
+    expect(person).to_have_attribute("href", re.compile(r"^/admin/auth/user/\d+/change/$"))
+    audit = axe.Audit(flow)
+    audit("admin: roll-out")
+    audit.check()

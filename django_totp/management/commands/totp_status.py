@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime
 import json
-from collections import Counter
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -13,7 +12,7 @@ from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
 from django_totp.models import TOTPDevice, WebAuthnCredential, locked_condition
-from django_totp.policy import enrolment_required
+from django_totp.reports import rollout
 
 LABELS = {
     "users": "Users",
@@ -24,37 +23,6 @@ LABELS = {
     "locked_devices": "Locked devices",
     "unused_devices": "Devices unused for {days}+ days",
 }
-
-
-def rollout() -> dict[str, Any]:
-    """Who the policy covers and who has not enrolled yet: their usernames, and a count by group.
-
-    Asks ``policy.enrolment_required`` of every user without a confirmed device, so it costs a
-    query or two per such user when the policy names permissions, groups or a function.
-    """
-    # A security key counts as enrolment, as an app does.
-    apps = TOTPDevice.objects.confirmed().values("user_id")
-    keys = WebAuthnCredential.objects.values("user_id")
-    users = (
-        get_user_model()._default_manager.exclude(pk__in=apps).exclude(pk__in=keys).order_by("pk")
-    )
-    has_groups = any(field.name == "groups" for field in users.model._meta.get_fields())
-    if has_groups:
-        users = users.prefetch_related("groups")
-    missing = [user for user in users.iterator(chunk_size=500) if enrolment_required(user)]
-    by_group: Counter[str] = Counter()
-    for user in missing:
-        names = [group.name for group in user.groups.all()] if has_groups else []
-        by_group.update(names or [NO_GROUP])
-    return {
-        "covered_not_enrolled": len(missing),
-        "by_group": dict(sorted(by_group.items())),
-        "usernames": [str(user.get_username()) for user in missing],
-    }
-
-
-# The group of covered users in none, in the roll-out's count by group.
-NO_GROUP = "(no group)"
 
 
 def status(unused_days: int) -> dict[str, int]:
@@ -107,7 +75,7 @@ class Command(BaseCommand):
         if unused_days < 0:
             raise CommandError("--unused-days must be 0 or more.")
         counts = status(unused_days)
-        report = rollout() if options["rollout"] else None
+        report = rollout().as_json() if options["rollout"] else None
         if options["json"]:
             found: dict[str, Any] = {**counts, "unused_days": unused_days}
             if report is not None:

@@ -8,7 +8,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("django_totp", "0006_account_reset_by_staff_at"),
+        ("django_totp", "0007_imports"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

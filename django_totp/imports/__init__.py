@@ -1,0 +1,247 @@
+"""Reading other 2FA packages' devices and backup codes for ``manage.py totp_import`` (R36).
+
+Their tables are read with SQL, found by introspection, so the other package need not be
+installed: a site can remove it first and import afterwards. Nothing here writes, to their
+tables or ours; ``service.import_user`` applies what ``plan_user`` decides, and the command
+reports it. Nothing secret leaves this package except inside a ``TOTPRow`` or ``CodeRow``.
+One module a source family: ``django_otp`` (django-otp, django-two-factor-auth), ``allauth``,
+``django_mfa``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import enum
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .. import oath, recovery
+from ..conf import conf
+
+MIN_KEY_BYTES = 16  # SECURITY: RFC 4226 s4 R6 asks for a shared secret of at least 128 bits
+DIGITS = (6, 7, 8)  # what TOTPDevice can check
+PERIODS = (15, 300)  # seconds, as TOTP_PERIOD allows
+
+
+class Kind(enum.StrEnum):
+    """What a source row is, in the report."""
+
+    TOTP = "totp"
+    BACKUP_CODE = "backup_code"
+    HOTP = "hotp"
+    EMAIL = "email"
+    PHONE = "phone"
+    YUBIKEY = "yubikey"
+    WEBAUTHN = "webauthn"
+
+
+class Reason(enum.StrEnum):
+    """What became of a source row; every row gets exactly one."""
+
+    IMPORTED = "imported"
+    ALREADY_IMPORTED = "already_imported"  # an earlier run took it, even if since removed
+    ALREADY_ENROLLED = "already_enrolled"  # the user set up 2FA here before the import
+    RESET_BY_STAFF = "reset_by_staff"  # staff reset the user here: a lost phone's device
+    UNCONFIRMED = "unconfirmed"
+    T0 = "t0"  # codes counted from another epoch than 1970, which TOTPDevice cannot do
+    CLOCK_DRIFT = "clock_drift"  # the app's clock is further off than TOTP_TOLERANCE allows
+    DIGITS = "digits"
+    PERIOD = "period"  # a time step outside the 15 to 300 seconds TOTP_PERIOD allows
+    WEAK_KEY = "weak_key"
+    BAD_KEY = "bad_key"  # not hex or base32, or a secret that could not be decrypted
+    BAD_CODE = "bad_code"  # a backup code no scheme of ours can hold (too long, not ASCII)
+    REMOVED_AT_SOURCE = "removed_at_source"  # imported earlier, since removed there: removed
+    USED_AT_SOURCE = "used_at_source"  # imported earlier, since used there: used here too
+    NO_DEVICE = "no_device"  # backup codes of a user none of whose apps could be imported
+    NOT_IMPORTABLE = "not_importable"  # SMS, e-mail, YubiKey OTP, HOTP counters, WebAuthn
+    HASHED = "hashed"  # backup codes kept as password hashes: only their owner knows them
+
+
+@dataclass(frozen=True)
+class TOTPRow:
+    """An authenticator app of the source, its key decoded (``None`` if it could not be)."""
+
+    source_id: str
+    user_id: Any
+    name: str
+    key: bytes | None
+    digits: int
+    step: int
+    confirmed: bool = True
+    t0: int = 0
+    drift: int = 0
+    last_step: int | None = None  # the step of the code the source accepted last
+    created_at: datetime.datetime | None = None
+    last_used_at: datetime.datetime | None = None
+
+    def secret(self) -> str:
+        """The key as our base32 secret (``plan_user`` takes only rows with a key)."""
+        assert self.key is not None
+        return oath.secret_from_bytes(self.key)
+
+
+@dataclass(frozen=True)
+class CodeRow:
+    """An unused backup code of the source, as it was issued."""
+
+    source_id: str
+    user_id: Any
+    code: str
+    device_confirmed: bool = True
+
+
+@dataclass(frozen=True)
+class Decision:
+    kind: Kind
+    source_id: str
+    reason: Reason
+
+
+@dataclass
+class UserRows:
+    """Everything one user has in the source."""
+
+    totp: list[TOTPRow] = field(default_factory=list)
+    codes: list[CodeRow] = field(default_factory=list)
+    # Rows that cannot be imported, each with its reason.
+    refused: list[Decision] = field(default_factory=list)
+
+
+@dataclass
+class Plan:
+    """What an import of one user does: rows to take, and a reason for each row."""
+
+    devices: list[TOTPRow] = field(default_factory=list)
+    codes: list[CodeRow] = field(default_factory=list)
+    # Rows an earlier run imported that the source no longer has (as unused): withdraw here.
+    withdrawn: list[Decision] = field(default_factory=list)
+    decisions: list[Decision] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Source:
+    """A package ``totp_import --from`` names."""
+
+    name: str
+    ledger: str  # sources that read the same tables share it, so neither imports a row twice
+    table: str  # the table whose absence means there is nothing to import
+    read: Callable[[Callable[[str], str]], dict[Any, UserRows]]
+
+
+def sources() -> dict[str, Source]:
+    from . import allauth, django_mfa, django_otp
+
+    return {
+        "django-otp": Source("django-otp", "django-otp", django_otp.TOTP_TABLE, django_otp.read),
+        "two-factor": Source(
+            "two-factor", "django-otp", django_otp.TOTP_TABLE, django_otp.read_two_factor
+        ),
+        "allauth": Source("allauth", "allauth", allauth.TABLE, allauth.read),
+        "django-mfa": Source("django-mfa", "django-mfa", django_mfa.TABLE, django_mfa.read),
+    }
+
+
+SOURCE_NAMES = ("django-otp", "two-factor", "allauth", "django-mfa")
+
+
+def read(
+    source: str, user_ids: Iterable[Any] | None = None, *, decrypt: Callable[[str], str] = str
+) -> dict[Any, UserRows]:
+    """Every row of ``source`` by user id (only those of ``user_ids`` when given).
+
+    The source's ``table`` must exist (``totp_import`` says so when it does not).
+
+    ``decrypt`` turns a secret the source stored encrypted into its plain text (allauth).
+    """
+    found = sources()[source].read(decrypt)
+    wanted = None if user_ids is None else set(user_ids)
+    return {user_id: rows for user_id, rows in found.items() if wanted is None or user_id in wanted}
+
+
+def plan_user(
+    rows: UserRows,
+    *,
+    imported: set[tuple[Kind, str]],
+    still_here: set[tuple[Kind, str]],
+    enrolled: bool,
+    has_own_codes: bool,
+    has_imported_devices: bool,
+    reset_by_staff: bool,
+) -> Plan:
+    """What to take of one user's rows: each row gets one reason (R36).
+
+    ``imported`` holds the (kind, source id) pairs any earlier run took, ``still_here`` those
+    of them whose device or unused code is still here; ``enrolled`` whether
+    the user has a device here that no import made; ``has_own_codes`` whether they have
+    unused recovery codes of ours; ``has_imported_devices`` whether an earlier run gave them
+    a device that is still here; ``reset_by_staff`` whether staff reset the user here.
+    """
+    plan = Plan()
+    refused = Reason.RESET_BY_STAFF if reset_by_staff else None
+    refused_devices = refused or (Reason.ALREADY_ENROLLED if enrolled else None)
+    for row in rows.totp:
+        reason = _totp_reason(row, imported, refused_devices)
+        plan.decisions.append(Decision(Kind.TOTP, row.source_id, reason))
+        if reason is Reason.IMPORTED:
+            plan.devices.append(row)
+    refused_codes = refused or (Reason.ALREADY_ENROLLED if enrolled or has_own_codes else None)
+    has_device = bool(plan.devices) or has_imported_devices
+    for code in rows.codes:
+        reason = _code_reason(code, imported, refused_codes, has_device=has_device)
+        plan.decisions.append(Decision(Kind.BACKUP_CODE, code.source_id, reason))
+        if reason is Reason.IMPORTED:
+            plan.codes.append(code)
+    plan.decisions.extend(rows.refused)
+    # SECURITY: between a first run and the switch both sites are in use; a device removed
+    # or a code used at the old one must not live on here (R36).
+    present = {(Kind.TOTP, row.source_id) for row in rows.totp}
+    present |= {(Kind.BACKUP_CODE, code.source_id) for code in rows.codes}
+    for kind, source_id in sorted(still_here - present):
+        reason = Reason.REMOVED_AT_SOURCE if kind is Kind.TOTP else Reason.USED_AT_SOURCE
+        plan.withdrawn.append(Decision(kind, source_id, reason))
+    plan.decisions.extend(plan.withdrawn)
+    return plan
+
+
+def _totp_reason(
+    row: TOTPRow, imported: set[tuple[Kind, str]], refused_user: Reason | None
+) -> Reason:
+    if (Kind.TOTP, row.source_id) in imported:
+        return Reason.ALREADY_IMPORTED
+    if refused_user is not None:
+        return refused_user
+    if not row.confirmed:
+        return Reason.UNCONFIRMED
+    if row.t0 != 0:
+        return Reason.T0
+    if row.digits not in DIGITS:
+        return Reason.DIGITS
+    if not PERIODS[0] <= row.step <= PERIODS[1]:
+        return Reason.PERIOD
+    if row.key is None:
+        return Reason.BAD_KEY
+    if len(row.key) < MIN_KEY_BYTES:
+        return Reason.WEAK_KEY
+    # django-otp looks ``drift`` steps away from now; we look TOTP_TOLERANCE steps either way
+    # and keep no per-device offset, which would also keep a wrong phone clock wrong for good.
+    if abs(row.drift) > conf.TOTP_TOLERANCE:
+        return Reason.CLOCK_DRIFT
+    return Reason.IMPORTED
+
+
+def _code_reason(
+    code: CodeRow, imported: set[tuple[Kind, str]], refused_user: Reason | None, *, has_device: bool
+) -> Reason:
+    if (Kind.BACKUP_CODE, code.source_id) in imported:
+        return Reason.ALREADY_IMPORTED
+    if refused_user is not None:
+        return refused_user
+    if not code.device_confirmed:
+        return Reason.UNCONFIRMED
+    if recovery.verbatim(code.code) is None:
+        return Reason.BAD_CODE
+    # Recovery codes stand in for a device; with none, the user enrols afresh anyway.
+    if not has_device:
+        return Reason.NO_DEVICE
+    return Reason.IMPORTED

@@ -1,0 +1,109 @@
+"""django-allauth's ``mfa`` app: one ``Authenticator`` table for every kind (R36).
+
+Checked against django-allauth 65.22.1. A TOTP row's ``data["secret"]`` is the base32 key as
+the site's MFA adapter encrypted it (by default, not at all); digits and period are the site's
+``MFA_TOTP_DIGITS`` and ``MFA_TOTP_PERIOD``. Recovery codes are derived from an encrypted seed,
+``used_mask`` marking the used ones, unless the row holds ``migrated_codes``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+
+from .. import crypto, recovery
+from . import CodeRow, Decision, Kind, Reason, TOTPRow, UserRows, sql
+
+TABLE = "mfa_authenticator"
+
+
+def read(decrypt: Callable[[str], str]) -> dict[Any, UserRows]:
+    found: defaultdict[Any, UserRows] = defaultdict(UserRows)
+    names = ("id", "user_id", "type", "data", "created_at", "last_used_at")
+    for row in sql.select(TABLE, names):
+        rows = found[row["user_id"]]
+        data = row["data"] if isinstance(row["data"], dict) else json.loads(row["data"])
+        if row["type"] == "totp":
+            rows.totp.append(_totp_row(row, data, decrypt))
+        elif row["type"] == "recovery_codes":
+            codes = _codes(row, data, decrypt)
+            if codes is None:
+                rows.refused.append(Decision(Kind.BACKUP_CODE, str(row["id"]), Reason.BAD_KEY))
+            rows.codes.extend(codes or [])
+        else:
+            refusal = Decision(Kind.WEBAUTHN, str(row["id"]), Reason.NOT_IMPORTABLE)
+            rows.refused.append(refusal)
+    return dict(found)
+
+
+def _totp_row(row: dict[str, Any], data: dict[str, Any], decrypt: Callable[[str], str]) -> TOTPRow:
+    period = int(getattr(settings, "MFA_TOTP_PERIOD", 30))
+    return TOTPRow(
+        source_id=str(row["id"]),
+        user_id=row["user_id"],
+        name="",
+        key=_key(data.get("secret"), decrypt),
+        digits=int(getattr(settings, "MFA_TOTP_DIGITS", 6)),
+        step=period,
+        # SECURITY: allauth kept its used codes in the cache, which the import cannot read:
+        # the code of this step, and earlier ones, count as used (R9).
+        last_step=int(time.time() // period),
+        created_at=sql.as_datetime(row["created_at"]),
+        last_used_at=sql.as_datetime(row["last_used_at"]),
+    )
+
+
+def _key(secret: Any, decrypt: Callable[[str], str]) -> bytes | None:
+    try:
+        plain = decrypt(secret).strip()
+        return base64.b32decode(plain + "=" * (-len(plain) % 8), casefold=True)
+    # The adapter's errors are unknown to us: a key it cannot give is no key (bad_key).
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def _codes(
+    row: dict[str, Any], data: dict[str, Any], decrypt: Callable[[str], str]
+) -> list[CodeRow] | None:
+    """The unused codes, or ``None`` if the row cannot be read (its seed not decrypted)."""
+    try:
+        if "migrated_codes" in data:
+            plain = [decrypt(code) for code in data["migrated_codes"]]
+            # Codes leave the list as they are used, so a code's place is no lasting id.
+            return [CodeRow(f"{row['id']}:{_keyed(code)}", row["user_id"], code) for code in plain]
+        seed = decrypt(data["seed"])
+        used_mask = int(data.get("used_mask", 0))
+    except Exception:  # noqa: BLE001
+        return None
+    return [
+        CodeRow(f"{row['id']}:{index}", row["user_id"], code)
+        for index, code in enumerate(_seeded_codes(seed))
+        if not used_mask & (1 << index)
+    ]
+
+
+def _seeded_codes(seed: str) -> list[str]:
+    """allauth's recovery codes from their seed: one running HMAC-SHA1, updated per code."""
+    count = int(getattr(settings, "MFA_RECOVERY_CODE_COUNT", 10))
+    digits = int(getattr(settings, "MFA_RECOVERY_CODE_DIGITS", 8))
+    running = hmac.new(seed.encode("ascii"), digestmod=hashlib.sha1)
+    width = min(digits // 2, running.digest_size)
+    codes = []
+    for index in range(count):
+        running.update(f"{index:3},".encode())
+        value = int.from_bytes(running.digest()[:width], "big") % 10**digits
+        codes.append(str(value).zfill(digits))
+    return codes
+
+
+def _keyed(code: str) -> str:
+    """A code's lasting id in the ledger: keyed, so the ledger does not give the code away."""
+    return crypto.digests(recovery.verbatim(code) or code)[0][:40]

@@ -1,0 +1,96 @@
+"""django-mfa 4.x: one ``Authenticator`` table for every kind, as in allauth (R36).
+
+Checked against django-mfa 4.6.1. A TOTP row's ``data["secret"]`` is the base32 key, signed
+and compressed with the first of ``MFA_SECRET_ENCRYPTION_KEYS`` behind the prefix ``mfa1:``
+when that setting is set, in the clear otherwise; 6 digits every 30 seconds;
+``last_verified_counter`` the step accepted last. Recovery codes are password hashes, which
+only their owner can turn back into codes, except those it migrated in plain text.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.core import signing
+
+from . import CodeRow, Decision, Kind, Reason, TOTPRow, UserRows, sql
+
+TABLE = "django_mfa_authenticator"
+ENCRYPTED_PREFIX = "mfa1:"
+SIGNING_SALT = "django_mfa.secret"
+KINDS = {"webauthn": Kind.WEBAUTHN, "email": Kind.EMAIL}
+
+
+def read(decrypt: Callable[[str], str]) -> dict[Any, UserRows]:
+    """Every user's rows; ``decrypt`` is not used: django-mfa's own format is read here."""
+    found: defaultdict[Any, UserRows] = defaultdict(UserRows)
+    names = ("id", "user_id", "type", "name", "data", "created_at", "last_used_at")
+    for row in sql.select(TABLE, names):
+        rows = found[row["user_id"]]
+        data = row["data"] if isinstance(row["data"], dict) else json.loads(row["data"])
+        if row["type"] == "totp":
+            rows.totp.append(_totp_row(row, data))
+        elif row["type"] == "recovery_codes":
+            _add_codes(rows, row, data)
+        else:
+            kind = KINDS.get(row["type"], Kind.WEBAUTHN)
+            rows.refused.append(Decision(kind, str(row["id"]), Reason.NOT_IMPORTABLE))
+    return dict(found)
+
+
+def _totp_row(row: dict[str, Any], data: dict[str, Any]) -> TOTPRow:
+    last = data.get("last_verified_counter")
+    return TOTPRow(
+        source_id=str(row["id"]),
+        user_id=row["user_id"],
+        name=str(row["name"] or "")[:64],
+        key=_key(data.get("secret")),
+        digits=6,
+        step=30,
+        last_step=int(last) if isinstance(last, int) and last >= 0 else None,
+        created_at=sql.as_datetime(row["created_at"]),
+        last_used_at=sql.as_datetime(row["last_used_at"]),
+    )
+
+
+def _key(secret: Any) -> bytes | None:
+    if not isinstance(secret, str):
+        return None
+    if secret.startswith(ENCRYPTED_PREFIX):
+        secret = _decrypted(secret.removeprefix(ENCRYPTED_PREFIX))
+        if secret is None:
+            return None
+    plain = secret.strip()
+    try:
+        return base64.b32decode(plain + "=" * (-len(plain) % 8), casefold=True)
+    except ValueError:
+        return None
+
+
+def _decrypted(payload: str) -> str | None:
+    """What django-mfa's ``crypto.decrypt`` gives, with the keys of this site's settings."""
+    for key in getattr(settings, "MFA_SECRET_ENCRYPTION_KEYS", None) or []:
+        try:
+            value = signing.loads(payload, key=key, salt=SIGNING_SALT)
+        except signing.BadSignature:
+            continue
+        return value if isinstance(value, str) else None
+    return None
+
+
+def _add_codes(rows: UserRows, row: dict[str, Any], data: dict[str, Any]) -> None:
+    used = set(data.get("used", []))
+    plain = data.get("migrated_plaintext", False)
+    for index, stored in enumerate(data.get("codes", [])):
+        if index in used:
+            continue
+        source_id = f"{row['id']}:{index}"
+        if plain and isinstance(stored, str):
+            rows.codes.append(CodeRow(source_id, row["user_id"], stored))
+        else:
+            rows.refused.append(Decision(Kind.BACKUP_CODE, source_id, Reason.HASHED))

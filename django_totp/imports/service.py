@@ -1,0 +1,131 @@
+"""Applying ``plan_user``'s decisions: the import's one transactional entry point (R36)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from .. import crypto, events, recovery
+from ..models import (
+    ImportedRow,
+    RecoveryCode,
+    RecoveryCodeScheme,
+    TOTPDevice,
+    WebAuthnCredential,
+)
+from ..policy import end_enrolment_grace
+from ..services import locked_account
+from . import Decision, Kind, Plan, UserRows, plan_user, sources
+
+if TYPE_CHECKING:
+    from django.contrib.auth.base_user import AbstractBaseUser
+
+
+def imported_user_ids(source: str) -> set[Any]:
+    """Users an earlier run imported rows of: each is checked again for what the source lost."""
+    ledger = sources()[source].ledger
+    return set(ImportedRow.objects.filter(source=ledger).values_list("user_id", flat=True))
+
+
+def import_user(
+    user: AbstractBaseUser, rows: UserRows, *, source: str, dry_run: bool = False
+) -> list[Decision]:
+    """Take over ``user``'s devices and unused backup codes of another package (R36).
+
+    Decided under the user's account lock, so concurrent runs, or the user enrolling during
+    one, cannot import a row twice or beside a device of their own. What an earlier run
+    imported and the source has since removed or used is withdrawn here. ``dry_run`` decides
+    the same and rolls back. Returns a decision for every row.
+    """
+    ledger = sources()[source].ledger
+    with transaction.atomic():
+        account = locked_account(user)
+        taken = ImportedRow.objects.filter(source=ledger, user_id=user.pk)
+        from_imports = taken.exclude(device=None).values("device_id")
+        devices = TOTPDevice.objects.confirmed().filter(user_id=user.pk)
+        unused = RecoveryCode.objects.unused().filter(user_id=user.pk)
+        live = taken.filter(device__isnull=False) | taken.filter(
+            recovery_code__in=unused.values("pk")
+        )
+        plan = plan_user(
+            rows,
+            imported=_keys(taken),
+            still_here=_keys(live),
+            # A security key is a device of the user's own, as an app not imported is.
+            enrolled=devices.exclude(pk__in=from_imports).exists()
+            or WebAuthnCredential.objects.filter(user_id=user.pk).exists(),
+            has_own_codes=unused.filter(scheme=RecoveryCodeScheme.CROCKFORD).exists(),
+            has_imported_devices=devices.filter(pk__in=from_imports).exists(),
+            reset_by_staff=account.reset_by_staff_at is not None,
+        )
+        _withdraw(taken, plan)
+        _take(user, plan, ledger)
+        if dry_run:
+            transaction.set_rollback(True)
+    if not dry_run and (plan.devices or plan.codes or plan.withdrawn):
+        events.log_event(
+            "imported",
+            user=user,
+            source=source,
+            devices=len(plan.devices),
+            codes=len(plan.codes),
+            withdrawn=len(plan.withdrawn),
+        )
+    return plan.decisions
+
+
+def _keys(rows: Any) -> set[tuple[Kind, str]]:
+    return {(Kind(kind), source_id) for kind, source_id in rows.values_list("kind", "source_id")}
+
+
+def _withdraw(taken: Any, plan: Plan) -> None:
+    for decision in plan.withdrawn:
+        row = taken.get(kind=decision.kind, source_id=decision.source_id)
+        if decision.kind is Kind.TOTP:
+            # Deleting the device ends the sessions it verified (revocation's receiver).
+            TOTPDevice.objects.filter(pk=row.device_id).delete()
+        else:
+            RecoveryCode.objects.filter(pk=row.recovery_code_id).update(used_at=timezone.now())
+
+
+def _take(user: AbstractBaseUser, plan: Plan, ledger: str) -> None:
+    now = timezone.now()
+    for row in plan.devices:
+        device = TOTPDevice(
+            user=user,  # type: ignore[misc]
+            name=row.name or _("Authenticator app"),
+            digits=row.digits,
+            period=row.step,
+            confirmed=True,
+            created_at=row.created_at or now,
+            confirmed_at=row.created_at or now,
+            last_used_at=row.last_used_at,
+            # SECURITY: the step of the code last accepted there stays used here (R9).
+            last_used_step=row.last_step,
+        )
+        device.secret = row.secret()
+        device.save()
+        ImportedRow.objects.create(
+            source=ledger, kind=Kind.TOTP, source_id=row.source_id, user_id=user.pk, device=device
+        )
+    for code in plan.codes:
+        reading = recovery.verbatim(code.code)
+        assert reading is not None  # plan_user takes only codes that have a verbatim reading
+        # Two source rows may hold the same code: one recovery code stands for both.
+        recovery_code, _created = RecoveryCode.objects.get_or_create(
+            user_id=user.pk,
+            digest=crypto.digests(reading)[0],
+            defaults={"scheme": RecoveryCodeScheme.VERBATIM},
+        )
+        ImportedRow.objects.create(
+            source=ledger,
+            kind=Kind.BACKUP_CODE,
+            source_id=code.source_id,
+            user_id=user.pk,
+            recovery_code=recovery_code,
+        )
+    if plan.devices:
+        end_enrolment_grace(user)
