@@ -16,7 +16,7 @@ import time
 from importlib.metadata import version
 from pathlib import Path
 
-BENCHMARKS = ("overhead", "verification", "enrolment", "recovery")
+BENCHMARKS = ("overhead", "verification", "enrolment", "recovery", "webauthn")
 
 
 def cpu_model() -> str:

@@ -32,7 +32,7 @@ from django.utils.translation import ngettext
 
 from . import policy, reports, services
 from .checks import has_user_panel
-from .models import TOTPDevice, locked_condition, pk_value
+from .models import TOTPDevice, WebAuthnCredential, locked_condition, pk_value
 from .staff import ask_staff_for_code, staff_is_verified
 from .users import signed_in_user
 from .views import deny_framing
@@ -250,9 +250,16 @@ class TOTPDeviceAdmin(_DeviceAdmin):
     # -- reset and unlock: one confirmation flow each, for the actions and the user panel --
 
     def confirm_and_reset(
-        self, request: HttpRequest, devices: QuerySet[TOTPDevice], *, cancel_url: str, action: str
+        self,
+        request: HttpRequest,
+        devices: QuerySet[TOTPDevice],
+        *,
+        cancel_url: str,
+        action: str,
+        user: AbstractBaseUser | None = None,
     ) -> HttpResponse | None:
-        """Confirm, then reset every user owning one of ``devices``; None when done or refused.
+        """Confirm, then reset every user owning one of ``devices`` (or ``user``, who may have
+        security keys only); None when done or refused.
 
         ``action`` is the admin action's name when called from the changelist, else ``""``.
         """
@@ -261,7 +268,9 @@ class TOTPDeviceAdmin(_DeviceAdmin):
         if (asked := ask_staff_for_code(request)) is not None:
             return asked
         selected = list(devices.select_related("user"))
-        users = {device.user_id: device.user for device in selected}
+        users: dict[Any, AbstractBaseUser] = {device.user_id: device.user for device in selected}
+        if user is not None:
+            users[user.pk] = user
         if not may_manage_all(request, list(users.values())):
             return None
         if not _confirmed(request):
@@ -397,11 +406,13 @@ class TOTPDeviceAdmin(_DeviceAdmin):
         user = self._user_or_404(request, user_pk)
         back = user_change_url(self.admin_site, user) or self._changelist_url()
         devices = TOTPDevice.objects.filter(user_id=user.pk)
-        if not devices.exists():
+        # SECURITY: a user with security keys only is reset too (their keys go) (W6).
+        has_keys = WebAuthnCredential.objects.filter(user_id=user.pk).exists()
+        if not has_keys and not devices.exists():
             self.message_user(request, _("This user has no two-factor devices."), messages.INFO)
             return HttpResponseRedirect(back)
         return self.confirm_and_reset(
-            request, devices, cancel_url=back, action=""
+            request, devices, cancel_url=back, action="", user=user
         ) or HttpResponseRedirect(back)
 
     def unlock_user_view(self, request: HttpRequest, user_pk: str) -> HttpResponse:
@@ -472,6 +483,7 @@ class UserPanel:
     reset_url: str | None
     unlock_url: str | None
     recovery_codes_left: int
+    keys: tuple[WebAuthnCredential, ...] = ()
 
 
 class TOTPDeviceInline(_DeviceInline):
@@ -536,9 +548,12 @@ class TOTPDeviceInline(_DeviceInline):
                 f"{prefix}_{name}", args=[quote(user.pk)], current_app=self.admin_site.name
             )
 
+        keys = tuple(WebAuthnCredential.objects.filter(user_id=user.pk).order_by("created_at"))
         can_reset = can_unlock = False
         if isinstance(device_admin, TOTPDeviceAdmin):
-            can_reset = device_admin.has_delete_permission(request) and devices.exists()
+            can_reset = device_admin.has_delete_permission(request) and (
+                bool(keys) or devices.exists()
+            )
             can_unlock = (
                 device_admin.has_change_permission(request) and devices.with_failures().exists()
             )
@@ -546,6 +561,7 @@ class TOTPDeviceInline(_DeviceInline):
             reset_url=url("reset_user", can_reset),
             unlock_url=url("unlock_user", can_unlock),
             recovery_codes_left=services.recovery_codes_left(user),
+            keys=keys,
         )
 
 

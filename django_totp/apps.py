@@ -15,13 +15,16 @@ class DjangoTOTPConfig(AppConfig):
         from django.db.models.signals import pre_delete
 
         from . import checks, notifications, receivers
-        from .models import TOTPDevice
+        from .models import TOTPDevice, WebAuthnCredential
 
         checks.register()
         user_logged_in.connect(receivers.start_pending_stage, dispatch_uid="django_totp.pending")
-        pre_delete.connect(
-            receivers.end_device_sessions, sender=TOTPDevice, dispatch_uid="django_totp.sessions"
-        )
+        for model in (TOTPDevice, WebAuthnCredential):
+            pre_delete.connect(
+                receivers.end_device_sessions,
+                sender=model,
+                dispatch_uid=f"django_totp.sessions.{model.__name__}",
+            )
         notifications.connect()
         # Django's admin registers every app's ModelAdmins in its own ready() (autodiscover), so
         # the user admin is there when django_totp comes after django.contrib.admin; otherwise,

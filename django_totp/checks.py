@@ -1,8 +1,8 @@
 """System checks. IDs are stable: add new ones at the end of the table, never renumber.
 
-The settings' own IDs (E004-E013, E015-E022 so far) sit beside their rules in ``conf``, which
-applies the same rules at first use (R34); take the next free number from both places (E024
-and W011 are the latest here; W001 and W002 are retired).
+The settings' own IDs (E004-E013, E015-E027, E030-E035 so far) sit beside their rules in
+``conf``, which applies the same rules at first use (R34); take the next free number from both
+places (E037 and W012 are the latest here; W001 and W002 are retired).
 
 Messages and hints are in English and not translated, as Django's own system checks are.
 """
@@ -123,6 +123,15 @@ MESSAGES: dict[str, tuple[str, str]] = {
         'include("django_totp.urls")), before any catch-all pattern such as Wagtail\'s '
         'path("", include(wagtail_urls)).',
     ),
+    "E036": (
+        "TOTP_WEBAUTHN is True but the 'webauthn' library (py_webauthn) is not installed.",
+        "pip install 'django-totp-2fa[webauthn]', or set TOTP_WEBAUTHN = False.",
+    ),
+    "E037": (
+        "TOTP_WEBAUTHN is True but {setting} is empty.",
+        'Set TOTP_WEBAUTHN_RP_ID (e.g. "example.com") and TOTP_WEBAUTHN_ORIGINS (e.g. '
+        '["https://example.com"]): the relying party never comes from the request.',
+    ),
     "W013": (
         "django_totp.contrib.wagtail is installed, but the 2FA pages use django_totp's own "
         "base template ({origin}), not the Wagtail admin's look.",
@@ -235,6 +244,23 @@ def check_policy(**kwargs: Any) -> list[checks.CheckMessage]:
         if not any(config.label == app_label for config in apps.get_app_configs()):
             found.append(_error("W010", checks.Warning, permission=permission, app_label=app_label))
     return found
+
+
+def check_webauthn(**kwargs: Any) -> list[checks.CheckMessage]:
+    """WebAuthn switched on has its library and a relying party (W2)."""
+    from . import webauthn
+
+    if conf.errors():
+        return []  # check_settings reports them; the values cannot be read
+    if not conf.TOTP_WEBAUTHN:
+        return []
+    errors: list[checks.CheckMessage] = []
+    if not webauthn.library_installed():
+        errors.append(_error("E036"))
+    for setting in ("TOTP_WEBAUTHN_RP_ID", "TOTP_WEBAUTHN_ORIGINS"):
+        if not getattr(conf, setting):
+            errors.append(_error("E037", setting=setting))
+    return errors
 
 
 def check_issuer(**kwargs: Any) -> list[checks.CheckMessage]:
@@ -393,6 +419,7 @@ def register() -> None:
     checks.register(check_policy, "django_totp")
     checks.register(check_user_admin, "django_totp")
     checks.register(check_rest_framework, "django_totp", checks.Tags.urls)
+    checks.register(check_webauthn, "django_totp")
     checks.register(check_issuer, "django_totp")
     checks.register(check_clashing_distribution, "django_totp")
     checks.register(check_urls, "django_totp", checks.Tags.urls)

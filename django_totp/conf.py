@@ -21,6 +21,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.functional import Promise
 
 RequiredFor = Literal["nobody", "staff", "everyone"]
+UserVerification = Literal["discouraged", "preferred", "required"]
+USER_VERIFICATION_CHOICES: tuple[UserVerification, ...] = ("discouraged", "preferred", "required")
 REQUIRED_FOR_CHOICES: tuple[RequiredFor, ...] = ("nobody", "staff", "everyone")
 T = TypeVar("T")
 
@@ -99,6 +101,53 @@ def _seconds(check_id: str = "E010") -> Rule:
 
 def _boolean(check_id: str, hint: str) -> Rule:
     return Rule(check_id, lambda v: isinstance(v, bool), "{name} must be True or False.", hint)
+
+
+def is_rp_id(value: Any) -> bool:
+    """A WebAuthn relying party ID: a lower-case domain name, never an IP address (W2).
+
+    "localhost" is the one single-label name allowed; other single labels ("com") are public
+    suffixes no site owns.
+    """
+    if not isinstance(value, str) or not value or value != value.lower().strip("."):
+        return False
+    try:
+        ipaddress.ip_address(value.strip("[]"))
+    except ValueError:
+        pass
+    else:
+        return False  # SECURITY: browsers refuse IP addresses as RP IDs; so do we (W2).
+    labels = value.split(".")
+    if len(labels) < 2 and value != "localhost":
+        return False
+    allowed = set("abcdefghijklmnopqrstuvwxyz0123456789-")
+    return all(label and set(label) <= allowed and len(label) <= 63 for label in labels)
+
+
+def origin_host(value: Any) -> str | None:
+    """The host of an allowed WebAuthn origin, or ``None`` if ``value`` is not one (W2).
+
+    An origin is ``https://host[:port]`` with nothing after it; ``http://`` is allowed for
+    ``localhost`` alone, as browsers do.
+    """
+    if not isinstance(value, str):
+        return None
+    scheme, sep, rest = value.partition("://")
+    if not sep or not rest or any(c in rest for c in "/?#@ \\") or rest != rest.lower():
+        return None
+    host, colon, port = rest.partition(":")
+    if colon and not (port.isascii() and port.isdigit() and 0 < int(port) < 65536):
+        return None
+    if scheme == "https":
+        return host or None
+    # SECURITY: plain http is allowed for localhost only: anywhere else a network attacker
+    # could serve the page the assertion is made on (W2).
+    return host if scheme == "http" and host == "localhost" else None
+
+
+def is_under_rp_id(host: str, rp_id: str) -> bool:
+    """Whether ``rp_id`` is ``host`` or a registrable suffix of it, as WebAuthn requires."""
+    return host == rp_id or host.endswith("." + rp_id)
 
 
 URL_RULE = Rule(
@@ -405,6 +454,85 @@ class Settings:
         """Whether users get an e-mail when their 2FA changes (see ``notifications``)."""
         rule = _boolean("E018", "Leave it True so that users hear about changes to their 2FA.")
         return self._get("TOTP_NOTIFY_BY_EMAIL", True, rule)
+
+    @property
+    def TOTP_WEBAUTHN(self) -> bool:
+        """Whether security keys and passkeys (WebAuthn) may be added and used.
+
+        Needs the ``webauthn`` extra (``pip install django-totp-2fa[webauthn]``) and
+        ``TOTP_WEBAUTHN_RP_ID`` and ``TOTP_WEBAUTHN_ORIGINS``.
+        """
+        rule = _boolean("E030", "True lets users add security keys and passkeys.")
+        return self._get("TOTP_WEBAUTHN", False, rule)
+
+    @property
+    def TOTP_WEBAUTHN_RP_ID(self) -> str:
+        """The WebAuthn relying party ID: the site's domain (e.g. ``"example.com"``).
+
+        Never taken from the request (W2). Changing it orphans every registered key.
+        """
+        rule = Rule(
+            "E031",
+            lambda v: v == "" or is_rp_id(v),
+            "{name} must be a lower-case domain name such as 'example.com', not an IP "
+            "address, a public suffix or a URL: {value!r}.",
+            "Browsers refuse IP addresses; use 'localhost' for development. Changing it "
+            "later orphans every registered security key.",
+        )
+        return self._get("TOTP_WEBAUTHN_RP_ID", "", rule)
+
+    @property
+    def TOTP_WEBAUTHN_RP_NAME(self) -> str:
+        """The site's name shown by the browser when a key is added; empty: ``site_name()``."""
+        rule = Rule(
+            "E032",
+            lambda v: isinstance(v, str) and len(v) <= 64,
+            "{name} must be a string of at most 64 characters, not {value!r}.",
+            'For example "Example Inc".',
+        )
+        return self._get("TOTP_WEBAUTHN_RP_NAME", "", rule)
+
+    @property
+    def TOTP_WEBAUTHN_ORIGINS(self) -> list[str]:
+        """The exact origins (``"https://example.com"``) WebAuthn ceremonies may come from.
+
+        Each must be https (``http://localhost[:port]`` excepted) and its host must be
+        ``TOTP_WEBAUTHN_RP_ID`` or below it.
+        """
+        rule = Rule(
+            "E033",
+            lambda v: _is_list_of(v, lambda o: origin_host(o) is not None),
+            "{name} must be a list of origins such as 'https://example.com' (https, or "
+            "http://localhost[:port]; no path), not {value!r}.",
+            'For example ["https://example.com", "https://www.example.com"]; mind the comma '
+            "in a one-item tuple.",
+        )
+        # Judged against a valid RP ID only; TOTP_WEBAUTHN_RP_ID's own rule reports the rest.
+        rp_id = getattr(settings, "TOTP_WEBAUTHN_RP_ID", "")
+        under = Rule(
+            "E034",
+            lambda v: (
+                not is_rp_id(rp_id) or all(is_under_rp_id(origin_host(o) or "", rp_id) for o in v)
+            ),
+            "{name} has an origin whose host is not TOTP_WEBAUTHN_RP_ID or below it: {value!r}.",
+            "The RP ID must be each origin's host or a registrable suffix of it, or browsers "
+            "refuse every ceremony.",
+        )
+        return list(self._get("TOTP_WEBAUTHN_ORIGINS", [], rule, under))
+
+    @property
+    def TOTP_WEBAUTHN_USER_VERIFICATION(self) -> UserVerification:
+        """Whether keys must verify their user (PIN, biometrics): "discouraged", "preferred" or
+        "required". Only "required" refuses an assertion without it (W5)."""
+        rule = Rule(
+            "E035",
+            lambda v: v in USER_VERIFICATION_CHOICES,
+            "{name} must be one of " + repr(USER_VERIFICATION_CHOICES) + ", not {value!r}.",
+            'Use "preferred", or "required" to make every key ask for a PIN or biometrics.',
+        )
+        return cast(
+            UserVerification, self._get("TOTP_WEBAUTHN_USER_VERIFICATION", "preferred", rule)
+        )
 
 
 conf = Settings()

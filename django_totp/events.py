@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from django.utils import timezone
 
 from . import signals
-from .models import TOTPDevice
+from .models import Device, TOTPDevice, kind_of
 
 if TYPE_CHECKING:
     from django.contrib.auth.base_user import AbstractBaseUser
@@ -31,7 +31,7 @@ def log_event(
     event: str,
     *,
     user: AbstractBaseUser | AnonymousUser | None,
-    device: TOTPDevice | None = None,
+    device: Device | None = None,
     request: HttpRequest | None = None,
     level: int = logging.INFO,
     **fields: Any,
@@ -41,6 +41,7 @@ def log_event(
         "event": event,
         "user_id": getattr(user, "pk", None),
         "device_id": device.pk if device is not None else None,
+        "device_kind": str(kind_of(device)) if device is not None else None,
         "ip": client_ip(request),
         "time": timezone.now().isoformat(),
         **fields,
@@ -57,9 +58,18 @@ def log_event(
 
 
 def report_attempt(
-    result: Result, user: AbstractBaseUser, request: HttpRequest | None, *, event: str
+    result: Result,
+    user: AbstractBaseUser,
+    request: HttpRequest | None,
+    *,
+    event: str,
+    detail: str | None = None,
 ) -> None:
-    """Signal and log an attempt: ``event`` is ``verified``, ``enrolled`` or ``recovery``."""
+    """Signal and log an attempt: ``event`` is ``verified``, ``enrolled`` or ``recovery``.
+
+    ``detail`` says more about a refusal in the log (a security key's response: which check
+    failed); never pass what the user sent.
+    """
     if result.accepted:
         if event == "recovery":
             left = result.recovery_codes_left
@@ -67,12 +77,20 @@ def report_attempt(
             log_event("recovery_code_used", user=user, request=request, remaining=left)
             return
         signal = signals.device_confirmed if event == "enrolled" else signals.verification_succeeded
-        signal.send(TOTPDevice, user=user, device=result.device, request=request)
-        log_event(event, user=user, device=result.device, request=request)
+        method = str(result.method)
+        signal.send(TOTPDevice, user=user, device=result.device, request=request, method=method)
+        log_event(event, user=user, device=result.device, request=request, method=method)
         return
+    method = str(result.method)
     signals.verification_failed.send(
-        TOTPDevice, user=user, device=result.device, request=request, reason=result.outcome
+        TOTPDevice,
+        user=user,
+        device=result.device,
+        request=request,
+        reason=result.outcome,
+        method=method,
     )
+    extra = {"detail": detail} if detail is not None else {}
     log_event(
         f"{event}_refused",
         user=user,
@@ -80,6 +98,8 @@ def report_attempt(
         request=request,
         level=logging.WARNING,
         reason=result.outcome.value,
+        method=method,
+        **extra,
     )
     for device in result.repeated_failures:
         signals.repeated_failures.send(
@@ -95,7 +115,7 @@ def report_attempt(
 
 def report_removed(
     user: AbstractBaseUser,
-    device: TOTPDevice,
+    device: Device,
     device_id: int,
     request: HttpRequest | None,
     *,

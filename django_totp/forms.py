@@ -8,9 +8,9 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from . import services
+from . import ceremonies, services
 from .conf import conf
-from .models import TOTPDevice
+from .models import TOTPDevice, WebAuthnCredential
 from .services import Outcome
 from .users import signed_in_user
 
@@ -95,15 +95,19 @@ class VerifyForm(CodeForm):
         super().__init__(*args, **kwargs)
         days = conf.TOTP_REMEMBER_DAYS
         if days > 0:
-            self.fields["remember"] = forms.BooleanField(
-                required=False,
-                label=ngettext(
-                    "Don't ask again on this browser for %(days)d day",
-                    "Don't ask again on this browser for %(days)d days",
-                    days,
-                )
-                % {"days": days},
+            self.fields["remember"] = self.remember_field(days)
+
+    @staticmethod
+    def remember_field(days: int) -> forms.BooleanField:
+        return forms.BooleanField(
+            required=False,
+            label=ngettext(
+                "Don't ask again on this browser for %(days)d day",
+                "Don't ask again on this browser for %(days)d days",
+                days,
             )
+            % {"days": days},
+        )
 
 
 class RecoveryCodeField(CodeField):
@@ -168,3 +172,92 @@ class ConfirmDeviceForm(CodeForm):
 
     def check(self, raw_code: str) -> services.Result:
         return services.confirm_device(self.device, raw_code, request=self.request)
+
+
+KEY_ERROR_MESSAGES = {
+    Outcome.INVALID: _("Your security key's answer could not be checked. Try again."),
+    Outcome.REPLAYED: _("Your security key's answer was used already. Try again."),
+    Outcome.EXPIRED: _("That took too long, or the page was opened again. Try again."),
+    Outcome.NO_DEVICE: _("There is no security key set up for your account."),
+    Outcome.CLONED: _(
+        "This security key was refused: it looks like a copy. Use another key or a recovery "
+        "code, and tell the site's staff."
+    ),
+    Outcome.DUPLICATE: _("This security key is registered already."),
+}
+# A browser's answer is a few kB; the service bounds it again (W7).
+CREDENTIAL_MAX_LENGTH = 64 * 1024
+
+
+def credential_field() -> forms.CharField:
+    """The browser's answer, filled in by ``webauthn.js``; never shown back."""
+    return forms.CharField(
+        widget=forms.HiddenInput(attrs={"data-totp-webauthn-credential": ""}),
+        max_length=CREDENTIAL_MAX_LENGTH,
+        strip=False,
+        error_messages={
+            "required": _("Use your security key first."),
+            "max_length": KEY_ERROR_MESSAGES[Outcome.INVALID],
+        },
+    )
+
+
+class KeyForm(forms.Form):
+    """An assertion from one of the user's security keys, checked while the form is cleaned.
+
+    The verify page's second form: a key verifies the session as a code does, and step-up when
+    the session was verified already.
+    """
+
+    credential = credential_field()
+
+    def __init__(
+        self, *args: Any, request: Any, purpose: ceremonies.Purpose, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.request = request
+        self.purpose = purpose
+        self.result: services.Result | None = None
+        days = conf.TOTP_REMEMBER_DAYS
+        if days > 0 and purpose is ceremonies.Purpose.VERIFY:
+            self.fields["remember"] = VerifyForm.remember_field(days)
+
+    def clean_credential(self) -> str:
+        raw: str = self.cleaned_data["credential"]
+        self.result = result = ceremonies.verify_assertion(self.request, raw, self.purpose)
+        if not result.accepted:
+            raise forms.ValidationError(KEY_ERROR_MESSAGES[result.outcome], code=result.outcome)
+        return raw
+
+
+class AddKeyForm(forms.Form):
+    """A name for a new security key and the browser's answer to the registration challenge."""
+
+    name = forms.CharField(
+        label=_("Name"),
+        max_length=WebAuthnCredential._meta.get_field("name").max_length,
+        help_text=_("For example “Blue USB key” or “Laptop fingerprint”."),
+    )
+    credential = credential_field()
+
+    def __init__(self, *args: Any, request: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.request = request
+        self.result: services.Result | None = None
+
+    def clean_name(self) -> str:
+        name: str = self.cleaned_data["name"]
+        if any(not character.isprintable() for character in name):
+            raise forms.ValidationError(_("Use letters, digits, spaces and punctuation only."))
+        return name
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if self.errors:
+            return cleaned
+        self.result = result = ceremonies.finish_registration(
+            self.request, cleaned["credential"], cleaned["name"]
+        )
+        if not result.accepted:
+            self.add_error("credential", KEY_ERROR_MESSAGES[result.outcome])
+        return cleaned

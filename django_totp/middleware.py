@@ -160,6 +160,9 @@ class TOTPMiddleware:
             # The verify page sends users without a device on to setup, keeping their ``next``.
             if request.path == resolve_url(conf.TOTP_VERIFY_URL):
                 return None
+            # A security key satisfies the policy as an app does (W6).
+            if conf.TOTP_WEBAUTHN and request.path == resolve_url("django_totp:add_key"):
+                return None
             return self.require(request, conf.TOTP_SETUP_URL, _("Two-factor enrolment required."))
         return None
 

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 import datetime
+import hashlib
 import secrets
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -67,7 +68,8 @@ def lock_rows(rows: models.QuerySet[_Row]) -> list[_Row]:
     # SECURITY: SQLite has no row locks. A write as the transaction's first statement takes
     # the database write lock now, so concurrent attempts queue on the busy timeout instead of
     # deadlocking on a read-to-write upgrade ("database is locked") (R10).
-    rows.update(failure_count=models.F("failure_count"))
+    column = "failure_count" if issubclass(rows.model, FailureCounter) else "sign_count"
+    rows.update(**{column: models.F(column)})
     return list(rows.order_by("pk"))
 
 
@@ -255,6 +257,8 @@ class TOTPAccount(FailureCounter):
         verbose_name=_("user"),
     )
     remember_token = models.CharField(max_length=64, default=new_remember_token, editable=False)
+    # The user.id of WebAuthn registrations: random, never the primary key or a name (W4).
+    webauthn_user_handle = models.BinaryField(max_length=64, null=True, editable=False)
     # Set when staff reset the user's 2FA; the user is told at their next sign-in, then cleared.
     reset_by_staff_at = models.DateTimeField(
         null=True, blank=True, editable=False, verbose_name=_("reset by staff at")
@@ -319,16 +323,98 @@ class RecoveryCode(models.Model):
         return f"{self.user} ({'used' if self.used_at else 'unused'})"
 
 
+def credential_id_digest(credential_id: bytes) -> str:
+    """The indexed, unique stand-in for a credential id (up to 1023 bytes) in queries."""
+    return hashlib.sha256(credential_id).hexdigest()
+
+
+class WebAuthnCredential(models.Model):
+    """A security key or passkey registered to a user (WebAuthn): a device, as a TOTPDevice is.
+
+    Active from registration, which proves possession (R4). ``sign_count`` is the clone guard
+    (W3) and ``last_challenge`` the replay guard for authenticators that do not count: both are
+    written by one conditional ``UPDATE`` under the row lock (``ceremonies``).
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="webauthn_credentials",
+        verbose_name=_("user"),
+    )
+    name = models.CharField(_("name"), max_length=64, default="Security key")
+    credential_id = models.BinaryField(_("credential id"), max_length=1023, editable=False)
+    # SECURITY: unique, so one credential can never belong to two accounts, or one twice (W4).
+    credential_id_hash = models.CharField(max_length=64, unique=True, editable=False)
+    public_key = models.BinaryField(_("COSE public key"), editable=False)
+    sign_count = models.PositiveBigIntegerField(_("signature counter"), default=0, editable=False)
+    # Space-separated ("usb nfc"): how the browser may reach the key (allowCredentials).
+    transports = models.CharField(_("transports"), max_length=128, blank=True, editable=False)
+    aaguid = models.CharField(_("AAGUID"), max_length=36, blank=True, editable=False)
+    backup_eligible = models.BooleanField(_("backup eligible"), default=False, editable=False)
+    backup_state = models.BooleanField(_("backed up"), default=False, editable=False)
+    discoverable = models.BooleanField(
+        _("discoverable"), null=True, blank=True, editable=False, help_text=_("Unknown: empty.")
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True, editable=False)
+    # Digest of the challenge of the last accepted assertion.
+    last_challenge = models.CharField(max_length=64, blank=True, default="", editable=False)
+
+    class Meta:
+        verbose_name = _("security key")
+        verbose_name_plural = _("security keys")
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.user})"
+
+    @property
+    def transport_list(self) -> list[str]:
+        return self.transports.split()
+
+    def set_credential_id(self, credential_id: bytes) -> None:
+        self.credential_id = credential_id
+        self.credential_id_hash = credential_id_digest(credential_id)
+
+
+class DeviceKind(models.TextChoices):
+    """The kinds of device: what the session record, revocation and the policy understand."""
+
+    TOTP = "totp", _("authenticator app")
+    WEBAUTHN = "webauthn", _("security key")
+
+
+#: A device of either kind: an authenticator app or a security key.
+Device: TypeAlias = TOTPDevice | WebAuthnCredential
+
+
+def kind_of(device: Device) -> DeviceKind:
+    return DeviceKind.WEBAUTHN if isinstance(device, WebAuthnCredential) else DeviceKind.TOTP
+
+
+def active_devices(kind: str) -> models.QuerySet[Any]:
+    """The devices of ``kind`` that count: confirmed apps, every registered key."""
+    if kind == DeviceKind.WEBAUTHN:
+        return WebAuthnCredential.objects.all()
+    return TOTPDevice.objects.confirmed()
+
+
+def device_model(kind: str) -> type[TOTPDevice] | type[WebAuthnCredential]:
+    return WebAuthnCredential if kind == DeviceKind.WEBAUTHN else TOTPDevice
+
+
 class VerificationMethod(models.TextChoices):
-    """How a session was verified; only a typed factor satisfies step-up (R28)."""
+    """How a session was verified; only a typed factor or a key satisfies step-up (R28)."""
 
     CODE = "code", _("code")
     RECOVERY_CODE = "recovery", _("recovery code")
     REMEMBERED_BROWSER = "remembered", _("remembered browser")
+    WEBAUTHN = "webauthn", _("security key")
 
 
 class VerifiedSession(models.Model):
-    """A server-side session that ``device`` verified, so removing the device can end it.
+    """A server-side session that ``device`` (an app) or ``credential`` (a key) verified, so
+    removing the device can end it. Exactly one of the two is set.
 
     Removing a device deletes every session recorded here against it from the session store
     (``revocation.end_sessions``), so revocation is usually immediate; the middleware's bounded
@@ -339,8 +425,18 @@ class VerifiedSession(models.Model):
     device = models.ForeignKey(
         TOTPDevice,
         on_delete=models.CASCADE,
+        null=True,
+        blank=True,
         related_name="verified_sessions",
         verbose_name=_("device"),
+    )
+    credential = models.ForeignKey(
+        WebAuthnCredential,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="verified_sessions",
+        verbose_name=_("security key"),
     )
     session_key = models.CharField(_("session key"), max_length=64, db_index=True)
     method = models.CharField(
@@ -354,9 +450,20 @@ class VerifiedSession(models.Model):
     class Meta:
         verbose_name = _("verified session")
         verbose_name_plural = _("verified sessions")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(device__isnull=True) ^ models.Q(credential__isnull=True),
+                name="django_totp_verified_session_one_device",
+            )
+        ]
 
     def __str__(self) -> str:
-        return f"{self.device_id}: {self.created_at:%Y-%m-%d %H:%M}"
+        return f"{self.device_id or self.credential_id}: {self.created_at:%Y-%m-%d %H:%M}"
+
+    @staticmethod
+    def field_of(kind: str) -> str:
+        """The foreign key that holds a device of ``kind``."""
+        return "credential" if kind == DeviceKind.WEBAUTHN else "device"
 
 
 class EnrolmentGrace(models.Model):

@@ -17,11 +17,13 @@ notice                          sent when
 ``unlocked``                    staff (or ``manage.py totp_unlock``) cleared a device's failures
 ``recovery_code_used``          a recovery code verified a session
 ``recovery_codes_regenerated``  the user made a new set of recovery codes
+``webauthn_cloned``             a security key's signature counter went backwards (a cloned key)
 ==============================  ==================================================================
 
 Templates get ``user``, ``site_name`` (``conf.site_name()``, never the request's host),
-``when``, ``ip`` (``None`` when unknown), and ``device_name``, ``remaining``, ``failures`` and
-``max_failures`` where they apply. They must never receive a secret or a code.
+``when``, ``ip`` (``None`` when unknown), and ``device_name``, ``kind`` (``"totp"`` or
+``"webauthn"``), ``remaining``, ``failures`` and ``max_failures`` where they apply. They
+must never receive a secret or a code.
 
 Notices go out only once the change is committed (``transaction.on_commit``), are skipped for
 users without an e-mail address or when ``TOTP_NOTIFY_BY_EMAIL`` is False, and a failure to
@@ -44,7 +46,7 @@ from django.utils import timezone
 from . import signals
 from .conf import conf, site_name
 from .events import client_ip
-from .models import TOTPDevice
+from .models import Device, kind_of
 
 if TYPE_CHECKING:
     from django.contrib.auth.base_user import AbstractBaseUser
@@ -62,6 +64,7 @@ NOTICES = (
     "recovery_code_used",
     "recovery_codes_regenerated",
     "unlocked",
+    "webauthn_cloned",
 )
 
 
@@ -134,27 +137,27 @@ def on_devices_reset(
 def on_device_confirmed(
     sender: Any,
     user: AbstractBaseUser,
-    device: TOTPDevice,
+    device: Device,
     request: HttpRequest | None = None,
     **kw: Any,
 ) -> None:
-    notify(user, "device_added", request=request, device_name=device.name)
+    notify(user, "device_added", request=request, device_name=device.name, kind=kind_of(device))
 
 
 def on_device_removed(
     sender: Any,
     user: AbstractBaseUser,
-    device: TOTPDevice,
+    device: Device,
     request: HttpRequest | None = None,
     **kw: Any,
 ) -> None:
-    notify(user, "device_removed", request=request, device_name=device.name)
+    notify(user, "device_removed", request=request, device_name=device.name, kind=kind_of(device))
 
 
 def on_repeated_failures(
     sender: Any,
     user: AbstractBaseUser,
-    device: TOTPDevice,
+    device: Device,
     failures: int,
     request: HttpRequest | None = None,
     **kw: Any,
@@ -174,7 +177,7 @@ def on_repeated_failures(
 def on_device_locked(
     sender: Any,
     user: AbstractBaseUser,
-    device: TOTPDevice,
+    device: Device,
     request: HttpRequest | None = None,
     **kw: Any,
 ) -> None:
@@ -202,13 +205,24 @@ def on_recovery_codes_regenerated(
 def on_device_unlocked(
     sender: Any,
     user: AbstractBaseUser,
-    device: TOTPDevice,
+    device: Device,
     request: HttpRequest | None = None,
     **kw: Any,
 ) -> None:
     # SECURITY: an unlock gives whoever has the password another TOTP_MAX_FAILURES guesses;
     # the user must hear of it (R32, R35).
     notify(user, "unlocked", request=request, device_name=device.name)
+
+
+def on_credential_cloned(
+    sender: Any,
+    user: AbstractBaseUser,
+    device: Device,
+    request: HttpRequest | None = None,
+    **kw: Any,
+) -> None:
+    # SECURITY: a second copy of the user's key exists somewhere; the user must hear of it (W3).
+    notify(user, "webauthn_cloned", request=request, device_name=device.name)
 
 
 RECEIVERS: list[tuple[Signal, Callable[..., None]]] = [
@@ -220,6 +234,7 @@ RECEIVERS: list[tuple[Signal, Callable[..., None]]] = [
     (signals.recovery_code_used, on_recovery_code_used),
     (signals.recovery_codes_regenerated, on_recovery_codes_regenerated),
     (signals.device_unlocked, on_device_unlocked),
+    (signals.credential_cloned, on_credential_cloned),
 ]
 
 

@@ -6,7 +6,7 @@ from django.http import HttpRequest
 
 from . import revocation, services, session
 from .conf import conf
-from .models import TOTPDevice
+from .models import Device, kind_of
 
 if TYPE_CHECKING:
     from django.contrib.auth.base_user import AbstractBaseUser
@@ -28,6 +28,7 @@ def start_pending_stage(
     services.sign_in_remembered(request, user, cookie)
 
 
-def end_device_sessions(sender: Any, instance: TOTPDevice, **kwargs: Any) -> None:
-    """Whatever removes a device (services, the admin, a shell), its sessions end (R17, R27)."""
-    revocation.end_sessions([instance.pk])
+def end_device_sessions(sender: Any, instance: Device, **kwargs: Any) -> None:
+    """Whatever removes a device of either kind (services, the admin, a shell), its sessions
+    end (R17, R27, W6)."""
+    revocation.end_sessions([instance.pk], kind=kind_of(instance))

@@ -1,9 +1,10 @@
 """The "remember this browser" cookie (R23): its value, its check, and its place on a response.
 
 A cookie stands in for the code at password login only, never for the password, and never for
-step-up (R28). It is bound to the user, one device, the user's ``TOTPAccount.remember_token``
-and the password hash, so replacing the token ("forget all browsers", a reset, re-enrolment) or
-changing the password makes every such cookie worthless at once.
+step-up (R28). It is bound to the user, one device (an app or a security key), the user's
+``TOTPAccount.remember_token`` and the password hash, so replacing the token ("forget all
+browsers", a reset, re-enrolment) or changing the password makes every such cookie worthless at
+once.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from django.http import HttpResponse
 from django.utils.crypto import constant_time_compare, salted_hmac
 
 from .conf import conf
-from .models import TOTPAccount, TOTPDevice
+from .models import Device, DeviceKind, TOTPAccount, active_devices, kind_of
 
 if TYPE_CHECKING:
     from django.contrib.auth.base_user import AbstractBaseUser
@@ -25,10 +26,12 @@ COOKIE_SALT = "django_totp.remember"
 SESSION_SALT = "django_totp.remember.session"
 
 
-def _cookie_digest(user: AbstractBaseUser, device_id: int, token: str) -> str:
+def _cookie_digest(user: AbstractBaseUser, kind: str, device_id: int, token: str) -> str:
     # SECURITY: the session auth hash changes with the password, so a password change ends
-    # every remembered browser without a write here (R23).
-    value = f"{token}:{device_id}:{user.get_session_auth_hash()}"
+    # every remembered browser without a write here (R23). An app's id stands alone (as in
+    # cookies from before security keys); a key's is marked, so the two kinds never collide.
+    device = str(device_id) if kind == DeviceKind.TOTP else f"{kind}-{device_id}"
+    value = f"{token}:{device}:{user.get_session_auth_hash()}"
     return salted_hmac(COOKIE_SALT, value, algorithm="sha256").hexdigest()
 
 
@@ -41,14 +44,19 @@ def token_digest(token: str) -> str:
     return salted_hmac(SESSION_SALT, token, algorithm="sha256").hexdigest()
 
 
-def cookie_value(user: AbstractBaseUser, device: TOTPDevice) -> str:
-    """The signed value of a "remember this browser" cookie for ``user`` and ``device``."""
+def cookie_value(user: AbstractBaseUser, device: Device) -> str:
+    """The signed value of a "remember this browser" cookie for ``user`` and ``device`` (an
+    app or a security key)."""
     account, _ = TOTPAccount.objects.get_or_create(user_id=user.pk)
-    digest = _cookie_digest(user, device.pk, account.remember_token)
-    return signing.dumps({"u": str(user.pk), "d": device.pk, "v": digest}, salt=COOKIE_SALT)
+    kind = kind_of(device)
+    digest = _cookie_digest(user, kind, device.pk, account.remember_token)
+    payload = {"u": str(user.pk), "d": device.pk, "v": digest}
+    if kind != DeviceKind.TOTP:
+        payload["k"] = str(kind)
+    return signing.dumps(payload, salt=COOKIE_SALT)
 
 
-def remembered_device(user: AbstractBaseUser, value: str | None) -> TOTPDevice | None:
+def remembered_device(user: AbstractBaseUser, value: str | None) -> Device | None:
     """The confirmed device a valid remember cookie vouches for, else ``None`` (R23).
 
     Tampered, expired, foreign and revoked cookies, and every cookie while
@@ -58,7 +66,7 @@ def remembered_device(user: AbstractBaseUser, value: str | None) -> TOTPDevice |
     return found[0] if found is not None else None
 
 
-def check_cookie(user: AbstractBaseUser, value: str | None) -> tuple[TOTPDevice, str] | None:
+def check_cookie(user: AbstractBaseUser, value: str | None) -> tuple[Device, str] | None:
     """``remembered_device``, with the remember token the cookie was checked against.
 
     A sign-in records the session against that token (``session.mark_verified``), so
@@ -75,14 +83,15 @@ def check_cookie(user: AbstractBaseUser, value: str | None) -> tuple[TOTPDevice,
         return None
     if not isinstance(payload, dict) or payload.get("u") != str(user.pk):
         return None
-    if not isinstance(payload.get("d"), int):
+    kind = payload.get("k", DeviceKind.TOTP)
+    if not isinstance(payload.get("d"), int) or kind not in DeviceKind.values:
         return None
-    device = TOTPDevice.objects.confirmed().filter(user_id=user.pk, pk=payload["d"]).first()
+    device: Device | None = active_devices(kind).filter(user_id=user.pk, pk=payload["d"]).first()
     account = TOTPAccount.objects.filter(user_id=user.pk).first()
     if device is None or account is None:
         return None
     token = account.remember_token
-    expected = _cookie_digest(user, device.pk, token)
+    expected = _cookie_digest(user, kind, device.pk, token)
     return (device, token) if constant_time_compare(str(payload.get("v")), expected) else None
 
 

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from . import policy
 from .conf import conf
-from .models import EnrolmentGrace, TOTPDevice
+from .models import EnrolmentGrace, TOTPDevice, WebAuthnCredential
 
 if TYPE_CHECKING:
     from django.contrib.auth.base_user import AbstractBaseUser
@@ -71,8 +71,10 @@ def rollout() -> Rollout:
     without a device whom the rest of the policy does not cover. Starts no grace period.
     """
     user_model = get_user_model()
-    enrolled = TOTPDevice.objects.confirmed().values("user_id")
-    users = user_model._default_manager.exclude(pk__in=enrolled).order_by("pk")
+    # A security key counts as enrolment, as an app does.
+    apps = TOTPDevice.objects.confirmed().values("user_id")
+    keys = WebAuthnCredential.objects.values("user_id")
+    users = user_model._default_manager.exclude(pk__in=apps).exclude(pk__in=keys).order_by("pk")
     has_groups = policy.has_field(user_model, "groups")
     if has_groups:
         users = users.prefetch_related("groups")

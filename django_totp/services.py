@@ -35,12 +35,16 @@ from . import (
 )
 from .conf import conf
 from .models import (
+    Device,
+    DeviceKind,
     FailureCounter,
     RecoveryCode,
     RecoveryCodeScheme,
     TOTPAccount,
     TOTPDevice,
     VerificationMethod,
+    WebAuthnCredential,
+    active_devices,
     lock_rows,
 )
 from .policy import end_enrolment_grace, enrolment_required, may_manage
@@ -59,14 +63,19 @@ class Outcome(enum.StrEnum):
     LOCKED = "locked"
     NO_DEVICE = "no_device"
     EXPIRED = "expired"
+    # Security keys (``ceremonies``): a signed counter that did not rise (W3), and a key
+    # registered already (W4).
+    CLONED = "cloned"
+    DUPLICATE = "duplicate"
 
 
 @dataclass(frozen=True)
 class Result:
     """What a verification attempt came to.
 
-    ``device`` is the device that accepted the code (for a recovery code: the device the
-    session is recorded against), or the one that refused it when there was exactly one;
+    ``device`` is the device that accepted the code or assertion (for a recovery code: the
+    device the session is recorded against), or the one that refused it when there was exactly
+    one;
     ``retry_after`` is the back-off left, in seconds, for ``THROTTLED``; ``newly_locked`` the
     devices (or the recovery-code counter) this failure locked; ``repeated_failures`` the
     devices whose consecutive failures this one brought to ``TOTP_NOTIFY_FAILURES_AFTER``;
@@ -76,7 +85,7 @@ class Result:
     """
 
     outcome: Outcome
-    device: TOTPDevice | None = None
+    device: Device | None = None
     retry_after: int = 0
     newly_locked: tuple[FailureCounter, ...] = ()
     repeated_failures: tuple[TOTPDevice, ...] = ()
@@ -249,17 +258,35 @@ def _activate(
     """Confirm ``device``; the result to report, and the device it replaced, if any."""
     user = device.user
     others = TOTPDevice.objects.confirmed().filter(user_id=user.pk).exclude(pk=device.pk)
-    is_first = not others.exists()
+    is_first = not has_devices(user, excluding=device)
     replaced = others.filter(pk=device.replaces_id).first() if device.replaces_id else None
     if replaced is not None:
-        _spare_current_session(request, user, [replaced.pk])
+        _spare_current_session(request, user, [(DeviceKind.TOTP, replaced.pk)])
         replaced.delete()
     device.mark_confirmed(timezone.now())
     if not is_first:
         return result, replaced
+    return replace(result, recovery_codes=first_device_added(user)), replaced
+
+
+def has_devices(user: AbstractBaseUser, *, excluding: Device | None = None) -> bool:
+    """Whether ``user`` has an active device of any kind besides ``excluding``."""
+    for kind in DeviceKind:
+        devices = active_devices(kind).filter(user_id=user.pk)
+        if excluding is not None and isinstance(excluding, devices.model):
+            devices = devices.exclude(pk=excluding.pk)
+        if devices.exists():
+            return True
+    return False
+
+
+def first_device_added(user: AbstractBaseUser) -> tuple[str, ...]:
+    """The user's first device of any kind is active (in the caller's transaction): the
+    grace period ends, remembered browsers of an earlier enrolment stop working, and a new set
+    of recovery codes is made; the codes, to show once (R22, R23)."""
     end_enrolment_grace(user)
     locked_account(user).forget_browsers()
-    return replace(result, recovery_codes=tuple(_new_recovery_codes(user))), replaced
+    return tuple(_new_recovery_codes(user))
 
 
 def _new_recovery_codes(user: AbstractBaseUser) -> list[str]:
@@ -308,15 +335,25 @@ def verify_recovery_code(
     """
     with transaction.atomic():
         account = locked_account(user)
-        devices = list(TOTPDevice.objects.confirmed().filter(user_id=user.pk).order_by("pk"))
-        if not devices:
+        device = first_device(user)
+        if device is None:
             return Result(Outcome.NO_DEVICE)
-        result = _check_recovery_code(account, devices[0], raw_code)
+        result = _check_recovery_code(account, device, raw_code)
     events.report_attempt(result, user, request, event="recovery")
     return result
 
 
-def _check_recovery_code(account: TOTPAccount, device: TOTPDevice, raw_code: str) -> Result:
+def first_device(user: AbstractBaseUser) -> Device | None:
+    """The device a session is recorded against when no one device verified it: the user's
+    first app, else their first security key."""
+    for kind in DeviceKind:
+        device: Device | None = active_devices(kind).filter(user_id=user.pk).order_by("pk").first()
+        if device is not None:
+            return device
+    return None
+
+
+def _check_recovery_code(account: TOTPAccount, device: Device, raw_code: str) -> Result:
     now = timezone.now()
     if account.is_locked:
         return Result(Outcome.LOCKED, locked_out=True)
@@ -353,9 +390,11 @@ def reset_user(
     request: HttpRequest | None = None,
     event: str = "reset",
 ) -> int:
-    """Remove all of ``user``'s devices, recovery codes and remembered browsers.
+    """Remove all of ``user``'s devices (apps and security keys), recovery codes and
+    remembered browsers.
 
-    Their sessions are de-verified on the next request. Returns the number of devices removed.
+    Their sessions are de-verified on the next request. Returns the number of devices removed,
+    of both kinds.
     Raises ``PermissionDenied`` when ``policy.may_manage`` refuses ``actor`` (R32).
     """
     # SECURITY: only superusers act on superusers, whatever the caller checked (R32).
@@ -365,14 +404,29 @@ def reset_user(
         lock_rows(TOTPAccount.objects.filter(user_id=user.pk))
         # SECURITY: locked first, so a verification recorded meanwhile is found and ended (R27).
         device_ids = [device.pk for device in lock_rows(TOTPDevice.objects.filter(user_id=user.pk))]
-        _spare_current_session(request, user, device_ids)
+        credential_ids = [
+            key.pk for key in lock_rows(WebAuthnCredential.objects.filter(user_id=user.pk))
+        ]
+        _spare_current_session(
+            request,
+            user,
+            [(DeviceKind.TOTP, pk) for pk in device_ids]
+            + [(DeviceKind.WEBAUTHN, pk) for pk in credential_ids],
+        )
         TOTPDevice.objects.filter(pk__in=device_ids).delete()
+        # SECURITY: through the ORM's delete, whose pre_delete ends the keys' sessions (W6).
+        WebAuthnCredential.objects.filter(pk__in=credential_ids).delete()
         _delete_account_state(user)
         if getattr(actor, "pk", None) != user.pk:
             # Staff did it: the user, signed out on their next request, hears why at sign-in.
             TOTPAccount.objects.create(user_id=user.pk, reset_by_staff_at=timezone.now())
     signals.devices_reset.send(
-        TOTPDevice, user=user, actor=actor, request=request, device_ids=device_ids
+        TOTPDevice,
+        user=user,
+        actor=actor,
+        request=request,
+        device_ids=device_ids,
+        credential_ids=credential_ids,
     )
     events.log_event(
         event,
@@ -380,8 +434,9 @@ def reset_user(
         request=request,
         actor_id=getattr(actor, "pk", None),
         device_ids=device_ids,
+        credential_ids=credential_ids,
     )
-    return len(device_ids)
+    return len(device_ids) + len(credential_ids)
 
 
 def tell_of_staff_reset(request: HttpRequest, user: AbstractBaseUser) -> bool:
@@ -445,25 +500,33 @@ def unlock_device(
     )
 
 
-def remove_device(request: HttpRequest, device_id: int) -> bool:
-    """The user removes one of their confirmed devices; False if the policy forbids it.
+def remove_device(request: HttpRequest, device_id: int, *, kind: str = DeviceKind.TOTP) -> bool:
+    """The user removes one of their devices (an app, or a key with ``kind`` ``"webauthn"``);
+    False if the policy forbids it.
 
-    Needs step-up (R5, R28). Under a policy that requires 2FA the last device stays (R25).
-    Removing the last device otherwise turns 2FA off, recovery codes and remembered browsers
-    included. Raises ``TOTPDevice.DoesNotExist`` for a device that is not the user's.
+    Needs step-up (R5, R28). Under a policy that requires 2FA the last device of either kind
+    stays (R25, W6). Removing the last device otherwise turns 2FA off, recovery codes and
+    remembered browsers included. Raises ``TOTPDevice.DoesNotExist`` (or
+    ``WebAuthnCredential.DoesNotExist``) for a device that is not the user's.
     """
     stepup.require(request)
     user = signed_in_user(request)
     with transaction.atomic():
         lock_rows(TOTPAccount.objects.filter(user_id=user.pk))
-        devices = lock_rows(TOTPDevice.objects.confirmed().filter(user_id=user.pk))
-        target = next((d for d in devices if d.pk == device_id), None)
+        # Locked in one order everywhere: the account, the apps, the keys.
+        devices: dict[tuple[str, int], Device] = {}
+        for each in DeviceKind:
+            for found in lock_rows(active_devices(each).filter(user_id=user.pk)):
+                devices[(each, found.pk)] = found
+        target = devices.get((kind, device_id))
         if target is None:
-            raise TOTPDevice.DoesNotExist(device_id)
+            model = WebAuthnCredential if kind == DeviceKind.WEBAUTHN else TOTPDevice
+            raise model.DoesNotExist(device_id)
+        # SECURITY: the last device of either kind is the last device (R25, W6).
         is_last = len(devices) == 1
         if is_last and not may_be_left_without_a_device(user):
             return False
-        _spare_current_session(request, user, [device_id])
+        _spare_current_session(request, user, [(kind, device_id)])
         target.delete()
         if is_last:
             _delete_account_state(user)
@@ -482,21 +545,23 @@ def _delete_account_state(user: AbstractBaseUser) -> None:
 
 
 def _spare_current_session(
-    request: HttpRequest | None, user: AbstractBaseUser, device_ids: Sequence[int]
+    request: HttpRequest | None, user: AbstractBaseUser, devices: Sequence[session.DeviceRef]
 ) -> None:
     """The user's own session survives the removal of their devices; every other one ends."""
     if request is not None and getattr(getattr(request, "user", None), "pk", None) == user.pk:
-        session.rebind(request, user, set(device_ids))
+        session.rebind(request, user, set(devices))
 
 
-def rename_device(request: HttpRequest, device_id: int, name: str) -> None:
-    """Needs step-up; raises ``TOTPDevice.DoesNotExist`` for a device that is not the user's."""
+def rename_device(
+    request: HttpRequest, device_id: int, name: str, *, kind: str = DeviceKind.TOTP
+) -> None:
+    """Needs step-up; raises ``TOTPDevice.DoesNotExist`` (``WebAuthnCredential.DoesNotExist``
+    for a key) for a device that is not the user's."""
     stepup.require(request)
-    devices = TOTPDevice.objects.confirmed().filter(
-        user_id=signed_in_user(request).pk, pk=device_id
-    )
+    devices = active_devices(kind).filter(user_id=signed_in_user(request).pk, pk=device_id)
     if not devices.update(name=name):
-        raise TOTPDevice.DoesNotExist(device_id)
+        model = WebAuthnCredential if kind == DeviceKind.WEBAUTHN else TOTPDevice
+        raise model.DoesNotExist(device_id)
 
 
 def forget_browsers(request: HttpRequest) -> None:
@@ -508,18 +573,20 @@ def forget_browsers(request: HttpRequest) -> None:
     user = signed_in_user(request)
     with transaction.atomic():
         locked_account(user).forget_browsers()
-        device_ids = TOTPDevice.objects.filter(user_id=user.pk).values_list("pk", flat=True)
-        revocation.end_sessions(
-            list(device_ids),
-            method=VerificationMethod.REMEMBERED_BROWSER,
-            sparing=request.session.session_key,
-        )
+        for kind in DeviceKind:
+            device_ids = active_devices(kind).filter(user_id=user.pk).values_list("pk", flat=True)
+            revocation.end_sessions(
+                list(device_ids),
+                kind=kind,
+                method=VerificationMethod.REMEMBERED_BROWSER,
+                sparing=request.session.session_key,
+            )
     events.log_event("browsers_forgotten", user=user, request=request)
 
 
 def sign_in_remembered(
     request: HttpRequest, user: AbstractBaseUser, cookie_value: str | None
-) -> TOTPDevice | None:
+) -> Device | None:
     """At password login: a valid remember cookie verifies the session; the device it names.
 
     Reported as used only once the session is recorded against the token the cookie was

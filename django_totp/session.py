@@ -1,8 +1,9 @@
 """Server-side record of a session's second-factor state (R17, R18, R19, R27, R28).
 
-The session holds which device verified it, for which user, under which session key, how
-(a code, a recovery code, a remembered browser), when, and when the device table last confirmed
-it. Nothing the client sends can claim "verified".
+The session holds which device (an app or a security key: its kind and id) verified it, for
+which user, under which session key, how (a code, a recovery code, a security key, a remembered
+browser), when, and when the device table last confirmed it. Nothing the client sends can claim
+"verified". It also holds the session's WebAuthn challenges, one per purpose, until first use.
 
 Bounded trust (R27): within ``TOTP_RECHECK_SECONDS`` of the last confirmation the middleware
 trusts the record with no query; after that one indexed query confirms that the device still
@@ -15,20 +16,29 @@ deleted on the server, so they are confirmed on every request.
 
 from __future__ import annotations
 
+import base64
 import datetime
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypedDict
 
 from django.db import transaction
-from django.db.models import OuterRef, Subquery
+from django.db.models import CharField, OuterRef, Subquery, Value
 from django.middleware.csrf import rotate_token
 from django.utils.crypto import constant_time_compare
 from django.utils.functional import SimpleLazyObject
 
 from . import remember, revocation
 from .conf import conf
-from .models import TOTPAccount, TOTPDevice, VerificationMethod, lock_rows
+from .models import (
+    Device,
+    DeviceKind,
+    TOTPAccount,
+    VerificationMethod,
+    active_devices,
+    kind_of,
+    lock_rows,
+)
 from .policy import enrolment_grace_ends, enrolment_required
 
 if TYPE_CHECKING:
@@ -39,6 +49,9 @@ VERIFIED_KEY = "_totp_verified"
 PASSWORD_AT_KEY = "_totp_password_at"
 SETUP_KEY = "_totp_setup"
 REMINDED_KEY = "_totp_reminded"
+CHALLENGE_KEY = "_totp_webauthn_challenge"
+# A WebAuthn challenge is refused this long after it was issued (W1).
+CHALLENGE_SECONDS = 300
 
 
 class VerifiedRecord(TypedDict, total=False):
@@ -48,7 +61,8 @@ class VerifiedRecord(TypedDict, total=False):
     ``isinstance``): a record written by an older version may lack keys.
     """
 
-    device: int  # the device that verified the session
+    device: int  # the id of the device that verified the session
+    kind: str  # its DeviceKind (absent in records from before security keys: an app)
     user: str  # str(user.pk): a pk of any type survives JSON
     method: str  # a VerificationMethod value
     at: float  # Unix time of the verification
@@ -57,8 +71,20 @@ class VerifiedRecord(TypedDict, total=False):
     remember: str  # remembered browser: digest of the token its cookie was checked with
 
 
-# What a person typed in this session; a remembered browser is not among them (R28).
-TYPED_METHODS = frozenset({VerificationMethod.CODE, VerificationMethod.RECOVERY_CODE})
+# What a person typed or touched in this session; a remembered browser is not among them (R28).
+TYPED_METHODS = frozenset(
+    {VerificationMethod.CODE, VerificationMethod.RECOVERY_CODE, VerificationMethod.WEBAUTHN}
+)
+#: A device as the session record names it: ``(DeviceKind, id)``.
+DeviceRef = tuple[str, int]
+
+
+def ref_of(record: VerifiedRecord) -> DeviceRef | None:
+    """The device a record names, or ``None`` for a record without one."""
+    device = record.get("device")
+    if not isinstance(device, int):
+        return None
+    return (record.get("kind") or DeviceKind.TOTP, device)
 
 
 @dataclass(frozen=True)
@@ -71,7 +97,8 @@ class TOTPState:
     ``enrol_by``: the policy requires a device, the user has none, and may go on without one,
     reminded, until then (``TOTP_ENROLMENT_GRACE_DAYS``).
     ``verified_at``: Unix time of the last verification in this session.
-    ``method``: how it was verified: ``"code"``, ``"recovery"`` or ``"remembered"``.
+    ``method``: how it was verified: ``"code"``, ``"recovery"``, ``"remembered"`` or
+    ``"webauthn"``.
     ``revoked``: the session was verified by a device that has since been removed (or for
     another user), so it is no longer trusted even where the policy asks for no device.
     """
@@ -85,7 +112,8 @@ class TOTPState:
     revoked: bool = False
 
     def stepped_up_within(self, seconds: float, now: float | None = None) -> bool:
-        """Whether a code or recovery code was typed in this session in the last ``seconds``."""
+        """Whether a code, recovery code or security key was used in this session in the last
+        ``seconds``."""
         if not self.is_verified or self.verified_at is None or self.method not in TYPED_METHODS:
             return False
         age = (now if now is not None else time.time()) - self.verified_at
@@ -152,19 +180,19 @@ def _checked_state(request: HttpRequest) -> TOTPState:
     if not user.is_authenticated:
         return ANONYMOUS
     record: VerifiedRecord = request.session.get(VERIFIED_KEY) or VerifiedRecord()
-    # One query: the user's confirmed devices, with what a remembered sign-in depends on.
-    token = TOTPAccount.objects.filter(user_id=OuterRef("user_id")).values("remember_token")
-    devices = dict(
-        TOTPDevice.objects.confirmed()
-        .filter(user_id=user.pk)
-        .values_list("pk", Subquery(token[:1]))
-    )
-    # SECURITY: verified only by a device that still exists, belongs to this user and is
-    # confirmed; a reset or a different user on the same session fails this at once (R17).
-    is_verified = record.get("user") == str(user.pk) and record.get("device") in devices
-    if is_verified and record.get("method") == VerificationMethod.REMEMBERED_BROWSER:
+    devices = user_devices(user)
+    ref = ref_of(record)
+    # SECURITY: verified only by a device of the kind recorded that still exists, belongs to
+    # this user and is active; a reset or a different user on the same session fails this at
+    # once (R17, W6).
+    is_verified = record.get("user") == str(user.pk) and ref in devices
+    if (
+        is_verified
+        and ref is not None
+        and record.get("method") == (VerificationMethod.REMEMBERED_BROWSER)
+    ):
         # SECURITY: "forget all browsers" replaced the token: this sign-in is over (R23).
-        remember_token = devices[record["device"]] or ""
+        remember_token = devices[ref] or ""
         is_verified = constant_time_compare(
             str(record.get("remember")), remember.token_digest(remember_token)
         )
@@ -184,6 +212,27 @@ def _checked_state(request: HttpRequest) -> TOTPState:
     )
 
 
+def user_devices(user: AbstractBaseUser) -> dict[DeviceRef, str | None]:
+    """The user's active devices of every kind, each with the user's remember token.
+
+    One query (a UNION), so the middleware's re-check stays one query (R27).
+    """
+    token = Subquery(
+        TOTPAccount.objects.filter(user_id=OuterRef("user_id")).values("remember_token")[:1]
+    )
+    columns = []
+    for kind in DeviceKind:
+        rows = (
+            active_devices(kind)
+            .filter(user_id=user.pk)
+            .annotate(kind=Value(str(kind), output_field=CharField()), token=token)
+            .values_list("kind", "pk", "token")
+        )
+        columns.append(rows)
+    found = columns[0].union(*columns[1:], all=True)
+    return {(kind, pk): remember_token for kind, pk, remember_token in found}
+
+
 def _verified_state(record: VerifiedRecord) -> TOTPState:
     return TOTPState(
         is_verified=True, has_device=True, verified_at=record.get("at"), method=record.get("method")
@@ -195,26 +244,29 @@ def _confirmed(request: HttpRequest, record: VerifiedRecord) -> None:
     if not revocation.sessions_can_be_ended():
         return  # checked on every request; writing would only make the cookie change
     key = request.session.session_key
-    if key is not None and record.get("key") != key:
+    ref = ref_of(record)
+    if key is not None and ref is not None and record.get("key") != key:
         # The key changed by other means (e.g. ``update_session_auth_hash``): note the new one,
         # so removing the device still finds this session.
+        kind, device_id = ref
         with transaction.atomic():
-            if not lock_rows(TOTPDevice.objects.filter(pk=record["device"])):
+            if not lock_rows(active_devices(kind).filter(pk=device_id)):
                 return
             method = record.get("method") or VerificationMethod.CODE
-            revocation.record(record["device"], key, method, replacing=record.get("key"))
+            revocation.record(device_id, key, method, replacing=record.get("key"), kind=kind)
     if conf.TOTP_RECHECK_SECONDS > 0:
         request.session[VERIFIED_KEY] = {**record, "key": key, "checked": time.time()}
 
 
 def mark_verified(
     request: HttpRequest,
-    device: TOTPDevice,
+    device: Device,
     method: str = VerificationMethod.CODE,
     *,
     remember_token: str | None = None,
 ) -> bool:
-    """Record that ``device`` verified this session, under a new session key and CSRF token.
+    """Record that ``device`` (an app or a security key) verified this session, under a new
+    session key and CSRF token.
 
     For a remembered browser, ``remember_token`` is the token its cookie was checked against.
     False, and nothing recorded, when the device was removed or unconfirmed meanwhile, or the
@@ -233,9 +285,8 @@ def mark_verified(
                 return False
         # SECURITY: the device row is locked while the session is recorded, so a reset removing
         # the device either finds this session or makes this call fail (R27).
-        locked = lock_rows(
-            TOTPDevice.objects.confirmed().filter(pk=device.pk, user_id=device.user_id)
-        )
+        kind = kind_of(device)
+        locked = lock_rows(active_devices(kind).filter(pk=device.pk, user_id=device.user_id))
         if not locked:
             return False
         # SECURITY: a new session key and CSRF token at the privilege change, as Django does at
@@ -247,6 +298,7 @@ def mark_verified(
         now = time.time()
         record: VerifiedRecord = {
             "device": device.pk,
+            "kind": str(kind),
             "user": str(device.user_id),
             "method": str(method),
             "at": now,
@@ -260,7 +312,7 @@ def mark_verified(
             key = request.session.session_key
             assert key is not None
             record["key"] = key
-            revocation.record(device.pk, key, str(method), replacing=old_key)
+            revocation.record(device.pk, key, str(method), replacing=old_key, kind=kind)
         request.session[VERIFIED_KEY] = record
         request.session.pop(PASSWORD_AT_KEY, None)
     revocation.prune(device.user_id, sparing=record.get("key"))
@@ -269,7 +321,7 @@ def mark_verified(
     return True
 
 
-def rebind(request: HttpRequest, user: AbstractBaseUser, removing: set[int]) -> None:
+def rebind(request: HttpRequest, user: AbstractBaseUser, removing: set[DeviceRef]) -> None:
     """Keep this session of ``user`` out of the removal of the devices ``removing``.
 
     A session verified by one of them is recorded against another of the user's devices,
@@ -278,25 +330,25 @@ def rebind(request: HttpRequest, user: AbstractBaseUser, removing: set[int]) -> 
     user's devices, before they are removed.
     """
     record: VerifiedRecord | None = request.session.get(VERIFIED_KEY)
-    if not record or record.get("user") != str(user.pk) or record.get("device") not in removing:
+    if not record or record.get("user") != str(user.pk) or ref_of(record) not in removing:
         return
     key = request.session.session_key
     revocation.forget_session(key)
-    remaining = (
-        TOTPDevice.objects.confirmed()
-        .filter(user_id=user.pk)
-        .exclude(pk__in=removing)
-        .order_by("pk")
-    ).first()
+    # Apps first, in id order, then keys: the device that stays in charge of this session.
+    remaining = sorted(
+        (ref for ref in user_devices(user) if ref not in removing),
+        key=lambda ref: (ref[0] != DeviceKind.TOTP, ref[1]),
+    )
     # What the rest of this request asks is answered after the removal, from the table.
     set_state(request, SimpleLazyObject(lambda: load_state(request)))
-    if remaining is None:
+    if not remaining:
         request.session.pop(VERIFIED_KEY, None)
         return
+    kind, device_id = remaining[0]
     if revocation.sessions_can_be_ended() and key is not None:
         method = record.get("method") or VerificationMethod.CODE
-        revocation.record(remaining.pk, key, method, replacing=None)
-    request.session[VERIFIED_KEY] = {**record, "device": remaining.pk}
+        revocation.record(device_id, key, method, replacing=None, kind=kind)
+    request.session[VERIFIED_KEY] = {**record, "device": device_id, "kind": kind}
 
 
 def start_pending(request: HttpRequest) -> None:
@@ -326,3 +378,40 @@ def pending_setup_id(request: HttpRequest) -> int | None:
     """The unconfirmed device this session started, if any (``services.pending_device``)."""
     device_id = request.session.get(SETUP_KEY)
     return device_id if isinstance(device_id, int) else None
+
+
+def store_challenge(request: HttpRequest, purpose: str, challenge: bytes) -> None:
+    """Keep a WebAuthn challenge for ``purpose`` (register, verify, step-up) in this session.
+
+    A new one replaces this session's earlier one of the same purpose (W1).
+    """
+    challenges = dict(request.session.get(CHALLENGE_KEY) or {})
+    challenges[purpose] = {
+        "value": base64.urlsafe_b64encode(challenge).decode("ascii"),
+        "at": time.time(),
+    }
+    request.session[CHALLENGE_KEY] = challenges
+
+
+def pop_challenge(request: HttpRequest, purpose: str, now: float | None = None) -> bytes | None:
+    """This session's challenge for ``purpose``, removed: each is used once (W1).
+
+    ``None`` when there is none, or it is older than ``CHALLENGE_SECONDS``.
+    """
+    challenges = dict(request.session.get(CHALLENGE_KEY) or {})
+    # SECURITY: popped before it is checked, so a failed attempt cannot try again with it
+    # (django-mfa2's CVE-2022-42731 was a reusable registration challenge) (W1).
+    entry = challenges.pop(purpose, None)
+    request.session[CHALLENGE_KEY] = challenges
+    if not isinstance(entry, dict):
+        return None
+    value, issued = entry.get("value"), entry.get("at")
+    if not isinstance(value, str) or not isinstance(issued, (int, float)):
+        return None
+    age = (now if now is not None else time.time()) - issued
+    if not -CLOCK_SKEW_SECONDS <= age <= CHALLENGE_SECONDS:
+        return None
+    try:
+        return base64.urlsafe_b64decode(value)
+    except ValueError:  # binascii.Error: not what store_challenge wrote
+        return None

@@ -2,13 +2,24 @@
 
 Every signal is sent with ``sender=TOTPDevice`` and these keyword arguments:
 
+A ``device`` is a ``TOTPDevice`` (an authenticator app) or a ``WebAuthnCredential`` (a
+security key or passkey); ``method`` is a ``VerificationMethod`` value (``"code"``,
+``"recovery"``, ``"webauthn"``).
+
 ``device_confirmed``
-    ``user``, ``device``, ``request`` (may be ``None``): a new device proved possession (R4).
+    ``user``, ``device``, ``request`` (may be ``None``), ``method``: a new device proved
+    possession (R4): an app's first code, or a key's registration.
 ``verification_succeeded``
-    ``user``, ``device``, ``request``: a code was accepted and the session verified.
+    ``user``, ``device``, ``request``, ``method``: a code or a key's assertion was accepted.
 ``verification_failed``
     ``user``, ``device`` (``None`` when no single device was tried), ``request``, ``reason``
-    (a ``services.Outcome`` value: ``invalid``, ``replayed``, ``throttled`` or ``locked``).
+    (a ``services.Outcome`` value: ``invalid``, ``replayed``, ``throttled`` or ``locked``; for
+    keys also ``expired``, ``no_device``, ``cloned`` and ``duplicate``), ``method``.
+``credential_cloned``
+    ``user``, ``device`` (the security key), ``request``, ``sign_count`` (the counter the
+    assertion carried), ``stored_sign_count``: a correctly signed assertion whose counter did
+    not rise, the sign of a cloned key; it was refused (W3). The user is e-mailed (notice
+    ``webauthn_cloned``).
 ``repeated_failures``
     ``user``, ``device``, ``request``, ``failures``: the device's consecutive failures reached
     ``TOTP_NOTIFY_FAILURES_AFTER`` (once a streak; the user is e-mailed, notice
@@ -17,8 +28,8 @@ Every signal is sent with ``sender=TOTPDevice`` and these keyword arguments:
     ``user``, ``device``, ``request``: the device reached ``TOTP_MAX_FAILURES``.
 ``devices_reset``
     ``user``, ``actor`` (the staff user, the user themselves when they turned 2FA off, or
-    ``None`` from a management command), ``request``, ``device_ids``: all of the user's devices
-    were removed.
+    ``None`` from a management command), ``request``, ``device_ids`` (apps),
+    ``credential_ids`` (security keys): all of the user's devices were removed.
 ``device_unlocked``
     ``user``, ``device``, ``actor``, ``request``: staff cleared a device's failures (``actor``
     is ``None`` from a management command). The user is e-mailed (notice ``unlocked``).
@@ -52,3 +63,4 @@ device_removed = Signal()
 recovery_code_used = Signal()
 recovery_codes_regenerated = Signal()
 remembered_browser_used = Signal()
+credential_cloned = Signal()

@@ -15,6 +15,9 @@ urlpatterns = [
     path("manage/", views.ManageView.as_view(), name="manage"),
     path("manage/devices/<int:pk>/rename/", views.RenameDeviceView.as_view(), name="rename"),
     path("manage/devices/<int:pk>/remove/", views.RemoveDeviceView.as_view(), name="remove"),
+    path("manage/keys/add/", views.AddKeyView.as_view(), name="add_key"),
+    path("manage/keys/<int:pk>/rename/", views.RenameKeyView.as_view(), name="rename_key"),
+    path("manage/keys/<int:pk>/remove/", views.RemoveKeyView.as_view(), name="remove_key"),
     path("manage/recovery-codes/", views.RecoveryCodesView.as_view(), name="recovery_codes"),
     path("manage/browsers/forget/", views.ForgetBrowsersView.as_view(), name="forget_browsers"),
 ]

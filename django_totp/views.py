@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
@@ -12,6 +13,7 @@ from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.contrib.auth.views import LogoutView
 from django.db import DatabaseError
+from django.db.models import Max, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render, resolve_url
@@ -23,10 +25,26 @@ from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 
-from . import csp, events, oath, qr, remember, services, session, stepup
+from . import ceremonies, csp, events, oath, qr, remember, services, session, stepup
 from .conf import conf, site_name
-from .forms import CodeForm, ConfirmDeviceForm, RecoveryCodeForm, RenameDeviceForm, VerifyForm
-from .models import TOTPDevice, pk_value
+from .forms import (
+    AddKeyForm,
+    CodeForm,
+    ConfirmDeviceForm,
+    KeyForm,
+    RecoveryCodeForm,
+    RenameDeviceForm,
+    VerifyForm,
+)
+from .models import (
+    Device,
+    DeviceKind,
+    TOTPDevice,
+    WebAuthnCredential,
+    active_devices,
+    device_model,
+    pk_value,
+)
 from .redirects import safe_next, url_with_next
 from .users import signed_in_user
 
@@ -69,7 +87,7 @@ def frame_denied(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpRes
 
 sensitive: list[Callable[[Callable[..., HttpResponseBase]], Callable[..., HttpResponseBase]]] = [
     never_cache,
-    sensitive_post_parameters("code"),
+    sensitive_post_parameters("code", "credential", "key-credential"),
     frame_denied,
 ]
 
@@ -89,6 +107,8 @@ class SignOutView(LogoutView):
         return get_script_prefix()
 
 
+# The verify page's key form: its fields never clash with the code form's.
+KEY_PREFIX = "key"
 # Few enough recovery codes left that the user is asked to make new ones.
 FEW_RECOVERY_CODES = 3
 
@@ -103,7 +123,7 @@ class TOTPView(LoginRequiredMixin, View):
         try:
             refusal = self.refuse(request) if request.user.is_authenticated else None
             return refusal or super().dispatch(request, *args, **kwargs)
-        except TOTPDevice.DoesNotExist:
+        except (TOTPDevice.DoesNotExist, WebAuthnCredential.DoesNotExist):
             # Not the user's device, or removed by a request that came first.
             raise Http404 from None
         except stepup.StepUpRequired:
@@ -138,11 +158,41 @@ class TOTPView(LoginRequiredMixin, View):
         return render(request, template or self.template_name, context)
 
 
+def key_messages() -> dict[str, str]:
+    """What ``webauthn.js`` tells the user when the browser's part fails, translated here."""
+    return {
+        "unsupported": _("This browser cannot use security keys here."),
+        "cancelled": _("The security key was not used: cancelled, or it took too long."),
+        "registered": _("This security key is registered already."),
+        "wrong_address": _(
+            "Security keys do not work at this address of the site. Use its usual address."
+        ),
+        "failed": _("The security key could not be used. Try again."),
+    }
+
+
+def key_purpose(request: HttpRequest) -> ceremonies.Purpose:
+    """A key used by a verified session is step-up; otherwise it completes the sign-in."""
+    verified = session.state_of(request).is_verified
+    return ceremonies.Purpose.STEP_UP if verified else ceremonies.Purpose.VERIFY
+
+
+def signed_in(request: HttpRequest, device: Device, remember_browser: bool) -> HttpResponse:
+    """Where a session verified by ``device`` goes next, remembered if the user asked."""
+    response = HttpResponseRedirect(safe_next(request))
+    if remember_browser:
+        remember.set_cookie(response, remember.cookie_value(signed_in_user(request), device))
+    return response
+
+
 class VerifyView(TOTPView):
-    """Asks for a code from one of the user's confirmed devices, then goes on to ``next``."""
+    """Asks for a code from one of the user's devices (or their security key), then goes on to
+    ``next``. Also the step-up page: a session that is verified already confirms it's them."""
 
     template_name = "django_totp/verify.html"
     form_class: type[CodeForm] = VerifyForm
+    # The code page offers the user's security keys first; the recovery page does not.
+    offers_key = True
 
     def get(self, request: HttpRequest) -> HttpResponse:
         state = session.state_of(request)
@@ -153,6 +203,8 @@ class VerifyView(TOTPView):
         return self.page(request, self.form_class(request=request))
 
     def post(self, request: HttpRequest) -> HttpResponse:
+        if self.offers_key and KEY_PREFIX + "-credential" in request.POST:
+            return self.post_key(request)
         form = self.form_class(request.POST, request=request)
         if not form.is_valid():
             return self.page(request, form)
@@ -161,22 +213,67 @@ class VerifyView(TOTPView):
             return self.device_gone(request)
         return self.verified(request, form)
 
-    def verified(self, request: HttpRequest, form: CodeForm) -> HttpResponse:
-        response = HttpResponseRedirect(safe_next(request))
-        if form.cleaned_data.get("remember"):
-            assert form.result is not None and form.result.device is not None
-            value = remember.cookie_value(signed_in_user(request), form.result.device)
-            remember.set_cookie(response, value)
-        return response
+    def post_key(self, request: HttpRequest) -> HttpResponse:
+        if not conf.TOTP_WEBAUTHN:
+            raise Http404
+        key_form = KeyForm(
+            request.POST, request=request, purpose=key_purpose(request), prefix=KEY_PREFIX
+        )
+        if not key_form.is_valid():
+            return self.page(request, self.form_class(request=request), key_form)
+        result = key_form.result
+        assert result is not None and result.device is not None
+        if not session.mark_verified(request, result.device, result.method):
+            return self.device_gone(request)
+        return signed_in(request, result.device, bool(key_form.cleaned_data.get("remember")))
 
-    def page(self, request: HttpRequest, form: CodeForm) -> HttpResponse:
+    def verified(self, request: HttpRequest, form: CodeForm) -> HttpResponse:
+        assert form.result is not None and form.result.device is not None
+        return signed_in(request, form.result.device, bool(form.cleaned_data.get("remember")))
+
+    def page(
+        self, request: HttpRequest, form: CodeForm, key_form: KeyForm | None = None
+    ) -> HttpResponse:
         next_url = request.GET.get("next")
+        user = signed_in_user(request)
+        apps = TOTPDevice.objects.confirmed().filter(user_id=user.pk)
         return self.render(
             request,
             form=form,
+            has_app=apps.exists(),
+            key_first=conf.TOTP_WEBAUTHN and self.key_first(user, apps),
             recovery_url=url_with_next(conf.TOTP_RECOVERY_URL, next_url),
             verify_url=url_with_next(conf.TOTP_VERIFY_URL, next_url),
+            **(self.key_context(request, key_form) if self.offers_key else {}),
         )
+
+    @staticmethod
+    def key_first(user: Any, apps: QuerySet[TOTPDevice]) -> bool:
+        """Whether the page offers the key before the code: unless an app was used last."""
+        last_app = apps.aggregate(last=Max("last_used_at"))["last"]
+        if last_app is None:
+            return True
+        last_key = WebAuthnCredential.objects.filter(user_id=user.pk).aggregate(
+            last=Max("last_used_at")
+        )["last"]
+        return last_key is not None and last_key > last_app
+
+    @staticmethod
+    def key_context(request: HttpRequest, key_form: KeyForm | None) -> dict[str, Any]:
+        """The key form and a fresh challenge, when the user has keys and WebAuthn is on."""
+        if not conf.TOTP_WEBAUTHN:
+            return {}
+        purpose = key_purpose(request)
+        options = ceremonies.begin_authentication(request, purpose)
+        if options is None:
+            return {}
+        if key_form is None:
+            key_form = KeyForm(request=request, purpose=purpose, prefix=KEY_PREFIX)
+        return {
+            "key_form": key_form,
+            "key_options": json.loads(options),
+            "key_messages": key_messages(),
+        }
 
 
 class RecoveryView(VerifyView):
@@ -184,6 +281,7 @@ class RecoveryView(VerifyView):
 
     template_name = "django_totp/recovery.html"
     form_class = RecoveryCodeForm
+    offers_key = False
 
     def verified(self, request: HttpRequest, form: CodeForm) -> HttpResponse:
         assert form.result is not None and form.result.recovery_codes_left is not None
@@ -254,6 +352,11 @@ class SetupView(StepUpView):
             return self.render(
                 request,
                 "django_totp/setup_start.html",
+                add_key_url=(
+                    url_with_next("django_totp:add_key", request.GET.get("next"))
+                    if conf.TOTP_WEBAUTHN
+                    else None
+                ),
                 digits=conf.TOTP_DIGITS,
                 usual=usual,
                 replaces=replaces,
@@ -368,9 +471,12 @@ class ManageView(StepUpView):
         devices = (
             TOTPDevice.objects.confirmed().filter(user_id=user.pk).order_by("created_at", "pk")
         )
+        keys = WebAuthnCredential.objects.filter(user_id=user.pk).order_by("created_at", "pk")
         return self.render(
             request,
             devices=list(devices),
+            keys=list(keys),
+            webauthn=conf.TOTP_WEBAUTHN,
             recovery_codes_left=services.recovery_codes_left(user),
             imported_recovery_codes=services.has_imported_recovery_codes(user),
             few_recovery_codes=FEW_RECOVERY_CODES,
@@ -381,13 +487,22 @@ class ManageView(StepUpView):
 
 
 class DeviceView(StepUpView):
-    """A page about one of the user's own confirmed devices; anyone else's is a 404."""
+    """A page about one of the user's own devices of ``kind``; anyone else's is a 404."""
 
-    def device(self, request: HttpRequest, pk: int) -> TOTPDevice:
-        found = pk_value(TOTPDevice, pk)
+    kind: str = DeviceKind.TOTP
+
+    def device(self, request: HttpRequest, pk: int) -> Device:
+        model = device_model(self.kind)
+        found = pk_value(model, pk)
         if found is None:
-            raise TOTPDevice.DoesNotExist(pk)
-        return TOTPDevice.objects.confirmed().get(user_id=signed_in_user(request).pk, pk=found)
+            raise model.DoesNotExist(pk)
+        device: Device = active_devices(self.kind).get(user_id=signed_in_user(request).pk, pk=found)
+        return device
+
+    def render(
+        self, request: HttpRequest, template: str | None = None, **context: Any
+    ) -> HttpResponse:
+        return super().render(request, template, kind=self.kind, **context)
 
 
 class RenameDeviceView(DeviceView):
@@ -403,7 +518,7 @@ class RenameDeviceView(DeviceView):
         form = RenameDeviceForm(request.POST)
         if not form.is_valid():
             return self.render(request, form=form, device=device)
-        services.rename_device(request, device.pk, form.cleaned_data["name"])
+        services.rename_device(request, device.pk, form.cleaned_data["name"], kind=self.kind)
         messages.success(request, _("The device was renamed."))
         return redirect("django_totp:manage")
 
@@ -416,21 +531,16 @@ class RemoveDeviceView(DeviceView):
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         device = self.device(request, pk)
-        if not services.remove_device(request, device.pk):
+        if not services.remove_device(request, device.pk, kind=self.kind):
             return self.page(request, device, status=403)
         messages.success(request, _("“%(name)s” was removed.") % {"name": device.name})
-        if not TOTPDevice.objects.confirmed().filter(user_id=signed_in_user(request).pk).exists():
+        if not services.has_devices(signed_in_user(request)):
             messages.info(request, _("Two-factor authentication is off."))
             return remember.delete_cookie(redirect("django_totp:manage"))
         return redirect("django_totp:manage")
 
-    def page(self, request: HttpRequest, device: TOTPDevice, status: int = 200) -> HttpResponse:
-        others = (
-            TOTPDevice.objects.confirmed()
-            .filter(user_id=signed_in_user(request).pk)
-            .exclude(pk=device.pk)
-        )
-        is_last = not others.exists()
+    def page(self, request: HttpRequest, device: Device, status: int = 200) -> HttpResponse:
+        is_last = not services.has_devices(signed_in_user(request), excluding=device)
         response = self.render(
             request,
             device=device,
@@ -439,6 +549,50 @@ class RemoveDeviceView(DeviceView):
         )
         response.status_code = status
         return response
+
+
+class RenameKeyView(RenameDeviceView):
+    kind = DeviceKind.WEBAUTHN
+
+
+class RemoveKeyView(RemoveDeviceView):
+    kind = DeviceKind.WEBAUTHN
+
+
+class AddKeyView(StepUpView):
+    """Add a security key or passkey (W1-W7): step-up first, as for an app (R5, R28)."""
+
+    template_name = "django_totp/add_key.html"
+    step_up_message = gettext_lazy("Confirm it's you before you add a security key.")
+
+    def refuse(self, request: HttpRequest) -> HttpResponse | None:
+        if not conf.TOTP_WEBAUTHN:
+            raise Http404
+        return super().refuse(request)
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        return self.page(request, AddKeyForm(request=request))
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        form = AddKeyForm(request.POST, request=request)
+        if not form.is_valid():
+            return self.page(request, form)
+        result = form.result
+        assert result is not None and result.device is not None
+        messages.success(request, _("“%(name)s” was added.") % {"name": result.device.name})
+        if result.recovery_codes:
+            # The user's first device: it verifies this session, as a first app's code does.
+            if not session.mark_verified(request, result.device, result.method):
+                return self.device_gone(request)
+            codes = list(result.recovery_codes)
+            return self.show_recovery_codes(request, codes, safe_next(request))
+        return redirect("django_totp:manage")
+
+    def page(self, request: HttpRequest, form: AddKeyForm) -> HttpResponse:
+        options = ceremonies.begin_registration(request)
+        return self.render(
+            request, form=form, key_options=json.loads(options), key_messages=key_messages()
+        )
 
 
 class RecoveryCodesView(StepUpView):

@@ -10,7 +10,7 @@ from django.http import HttpResponse
 from django.test import Client, RequestFactory
 
 from django_totp import oath, services, session
-from django_totp.models import TOTPAccount, TOTPDevice, VerificationMethod
+from django_totp.models import TOTPAccount, TOTPDevice, VerificationMethod, WebAuthnCredential
 
 PASSWORD = "correct horse battery staple"
 
@@ -44,7 +44,8 @@ def device(user) -> TOTPDevice:
 
 
 def owner_request(user, method: str | None = VerificationMethod.CODE):
-    """A request of ``user``'s own session, verified by ``method`` with their first device.
+    """A request of ``user``'s own session, verified by ``method`` with their first device
+    (their first app, else their first security key, whose method is then ``webauthn``).
 
     The default, a code just typed, passes step-up; ``None`` is the password step only. For
     calling the self-service functions of ``services`` directly.
@@ -53,7 +54,9 @@ def owner_request(user, method: str | None = VerificationMethod.CODE):
     SessionMiddleware(lambda r: HttpResponse()).process_request(request)
     request.user = user
     session.start_pending(request)
-    device = TOTPDevice.objects.confirmed().filter(user=user).order_by("pk").first()
+    device = services.first_device(user)  # an app, else a security key
+    if isinstance(device, WebAuthnCredential) and method == VerificationMethod.CODE:
+        method = VerificationMethod.WEBAUTHN  # what a key-only user "types"
     if method is not None and device is not None:
         token = None
         if method == VerificationMethod.REMEMBERED_BROWSER:

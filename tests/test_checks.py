@@ -88,6 +88,12 @@ def test_middleware_before_messages_is_a_warning(settings):
         ("TOTP_RECHECK_SECONDS", 60.0, "E021"),
         ("TOTP_NOTIFY_FAILURES_AFTER", 0, "E022"),
         ("TOTP_NOTIFY_FAILURES_AFTER", "5", "E022"),
+        ("TOTP_WEBAUTHN", 1, "E030"),
+        ("TOTP_WEBAUTHN_RP_ID", "10.0.0.1", "E031"),
+        ("TOTP_WEBAUTHN_RP_NAME", "x" * 65, "E032"),
+        ("TOTP_WEBAUTHN_ORIGINS", ["http://example.com"], "E033"),
+        ("TOTP_WEBAUTHN_ORIGINS", ("https://example.com"), "E033"),  # the missing comma
+        ("TOTP_WEBAUTHN_USER_VERIFICATION", "sometimes", "E035"),
     ],
 )
 def test_invalid_settings_are_reported_with_a_hint(settings, name, value, check_id):
@@ -339,3 +345,32 @@ def test_a_missing_crispy_template_pack_fails_manage_py_check(settings):
     settings.CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap3"
     with pytest.raises(SystemCheckError, match="E029"):
         call_command("check")
+
+
+def test_origins_outside_the_rp_id_are_an_error(settings):
+    settings.TOTP_WEBAUTHN_RP_ID = "example.com"
+    settings.TOTP_WEBAUTHN_ORIGINS = ["https://example.org"]
+    messages = checks.check_settings()
+    assert ids(messages) == ["django_totp.E034"]
+    assert messages[0].hint
+
+
+def test_webauthn_switched_on_without_its_library_is_an_error(settings, monkeypatch):
+    settings.TOTP_WEBAUTHN = True
+    settings.TOTP_WEBAUTHN_RP_ID = "localhost"
+    settings.TOTP_WEBAUTHN_ORIGINS = ["http://localhost:8000"]
+    assert checks.check_webauthn() == []
+    # An entry of None makes "import webauthn" raise ImportError, as when it is not installed.
+    monkeypatch.setitem(sys.modules, "webauthn", None)
+    assert ids(checks.check_webauthn()) == ["django_totp.E036"]
+    settings.TOTP_WEBAUTHN = False
+    assert checks.check_webauthn() == []
+
+
+def test_webauthn_switched_on_without_a_relying_party_is_an_error(settings):
+    settings.TOTP_WEBAUTHN = True
+    assert ids(checks.check_webauthn()) == ["django_totp.E037", "django_totp.E037"]
+    settings.TOTP_WEBAUTHN_RP_ID = "example.com"
+    messages = checks.check_webauthn()
+    assert ids(messages) == ["django_totp.E037"]
+    assert "TOTP_WEBAUTHN_ORIGINS" in messages[0].msg

@@ -167,6 +167,7 @@ def test_totp_status_counts_users_devices_locks_and_unused_devices(population):
     assert out.splitlines() == [
         "Users:                       5",
         "Users with 2FA:              3",
+        "Security keys:               0",
         "Confirmed devices:           4",
         "Unfinished setups:           1",
         "Locked devices:              1",
@@ -178,6 +179,7 @@ def test_totp_status_json_for_scripts(population):
     assert json.loads(run("totp_status", "--json", "--unused-days", "7")) == {
         "users": 5,
         "enrolled_users": 3,
+        "security_keys": 0,
         "confirmed_devices": 4,
         "pending_devices": 1,
         "locked_devices": 1,

@@ -7,7 +7,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpResponse
 
 from django_totp import crypto
-from django_totp.conf import conf
+from django_totp.conf import conf, is_rp_id, origin_host
 from django_totp.middleware import TOTPMiddleware
 
 from .conftest import make_device
@@ -44,6 +44,11 @@ BAD_VALUES = [
     ("TOTP_REMEMBER_FORGET_ON_RECOVERY", "no"),
     ("TOTP_ENCRYPTION_KEYS", "k" * 48),
     ("TOTP_NOTIFY_BY_EMAIL", 0),
+    ("TOTP_WEBAUTHN", "yes"),
+    ("TOTP_WEBAUTHN_RP_ID", "192.168.0.1"),
+    ("TOTP_WEBAUTHN_RP_NAME", None),
+    ("TOTP_WEBAUTHN_ORIGINS", "https://example.com"),
+    ("TOTP_WEBAUTHN_USER_VERIFICATION", "always"),
 ]
 
 
@@ -98,3 +103,87 @@ def test_the_middleware_refuses_to_load_with_a_wrong_value(settings):
     settings.TOTP_PENDING_TIMEOUT = "600"
     with pytest.raises(ImproperlyConfigured, match="TOTP_PENDING_TIMEOUT"):
         TOTPMiddleware(lambda request: HttpResponse())
+
+
+@pytest.mark.parametrize(
+    "rp_id",
+    [
+        "127.0.0.1",
+        "::1",
+        "[::1]",
+        "com",  # a public suffix nobody owns
+        "https://example.com",
+        "example.com/",
+        "Example.com",
+        "example.com:8000",
+        "exa mple.com",
+        ".example.com",
+        "",
+    ],
+)
+def test_an_ip_address_url_or_public_suffix_is_no_rp_id(rp_id):
+    assert not is_rp_id(rp_id)
+
+
+@pytest.mark.parametrize("rp_id", ["example.com", "login.example.co.uk", "localhost"])
+def test_domain_names_are_rp_ids(rp_id):
+    assert is_rp_id(rp_id)
+
+
+@pytest.mark.parametrize(
+    "origin",
+    [
+        "http://example.com",  # plain http off localhost
+        "http://127.0.0.1:8000",
+        "http://localhost.evil.example",
+        "https://example.com/",
+        "https://example.com/path",
+        "https://user@example.com",
+        "https://example.com:0",
+        "https://example.com:99999",
+        "https://example.com:80a",
+        "HTTPS://example.com",
+        "ftp://example.com",
+        "example.com",
+        "https://",
+    ],
+)
+def test_refused_origins(origin):
+    assert origin_host(origin) is None
+
+
+@pytest.mark.parametrize(
+    ("origin", "host"),
+    [
+        ("https://example.com", "example.com"),
+        ("https://www.example.com:8443", "www.example.com"),
+        ("http://localhost", "localhost"),
+        ("http://localhost:8000", "localhost"),
+        ("https://localhost:8000", "localhost"),
+    ],
+)
+def test_allowed_origins(origin, host):
+    assert origin_host(origin) == host
+
+
+@pytest.mark.parametrize(
+    "origins",
+    [
+        ["https://notexample.com"],  # ends with the RP ID, but not at a label boundary
+        ["https://example.com.evil.example"],
+        ["https://example.com", "https://example.org"],
+        ["http://localhost:8000"],
+    ],
+)
+def test_an_origin_outside_the_rp_id_is_refused(settings, origins):
+    settings.TOTP_WEBAUTHN_RP_ID = "example.com"
+    settings.TOTP_WEBAUTHN_ORIGINS = origins
+    with pytest.raises(ImproperlyConfigured, match="TOTP_WEBAUTHN_ORIGINS"):
+        _ = conf.TOTP_WEBAUTHN_ORIGINS
+
+
+def test_origins_on_the_rp_id_and_below_it_are_accepted(settings):
+    settings.TOTP_WEBAUTHN_RP_ID = "example.com"
+    origins = ["https://example.com", "https://login.example.com:8443"]
+    settings.TOTP_WEBAUTHN_ORIGINS = origins
+    assert conf.TOTP_WEBAUTHN_ORIGINS == origins

@@ -58,7 +58,7 @@ class ObtainVerifiedAuthToken(APIView):
         # SECURITY: the same verification as the verify page, so a password alone never
         # mints a token for a user with 2FA, and a seen code cannot be replayed here (R9, R29).
         result = services.verify_code(user, code, request=request._request)
-        if not result.accepted or result.device is None:
+        if not result.accepted or not isinstance(result.device, TOTPDevice):
             if result.outcome is services.Outcome.THROTTLED:
                 message = throttled_message(result.retry_after)
             else:

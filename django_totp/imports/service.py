@@ -9,7 +9,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from .. import crypto, events, recovery
-from ..models import ImportedRow, RecoveryCode, RecoveryCodeScheme, TOTPDevice
+from ..models import (
+    ImportedRow,
+    RecoveryCode,
+    RecoveryCodeScheme,
+    TOTPDevice,
+    WebAuthnCredential,
+)
 from ..policy import end_enrolment_grace
 from ..services import locked_account
 from . import Decision, Kind, Plan, UserRows, plan_user, sources
@@ -48,7 +54,9 @@ def import_user(
             rows,
             imported=_keys(taken),
             still_here=_keys(live),
-            enrolled=devices.exclude(pk__in=from_imports).exists(),
+            # A security key is a device of the user's own, as an app not imported is.
+            enrolled=devices.exclude(pk__in=from_imports).exists()
+            or WebAuthnCredential.objects.filter(user_id=user.pk).exists(),
             has_own_codes=unused.filter(scheme=RecoveryCodeScheme.CROCKFORD).exists(),
             has_imported_devices=devices.filter(pk__in=from_imports).exists(),
             reset_by_staff=account.reset_by_staff_at is not None,

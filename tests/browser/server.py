@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -77,10 +78,16 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def demo_server(workdir: Path, settings: str = SETTINGS) -> Iterator[DemoServer]:
-    """Migrate a new SQLite database in ``workdir`` and serve the demo on it until exit."""
+def demo_server(
+    workdir: Path, settings: str = SETTINGS, port: int = 0, **extra_env: str
+) -> Iterator[DemoServer]:
+    """Migrate a new SQLite database in ``workdir`` and serve the demo on it until exit.
+
+    ``port`` 0 lets the system choose; ``extra_env`` goes to the server's environment.
+    """
     env = {
         **os.environ,
+        **extra_env,
         "DJANGO_SETTINGS_MODULE": settings,
         "TOTP_BROWSER_DB": str(workdir / "db.sqlite3"),
         "PYTHONPATH": str(ROOT),
@@ -107,11 +114,12 @@ def demo_server(workdir: Path, settings: str = SETTINGS) -> Iterator[DemoServer]
             stderr=subprocess.STDOUT,
             check=True,
         )
-        # Port 0: the system picks a free port and gunicorn logs which, so no port can clash.
+        # Port 0: the system picks a free port and gunicorn logs which, so no port can clash
+        # (a WebAuthn origin must be known before the server starts: see free_port).
         # One worker with threads, as Chromium loads a page's assets over parallel connections.
         command = [
             *(sys.executable, "-m", "gunicorn", "tests.browser.wsgi:application"),
-            *("--bind", "127.0.0.1:0", "--workers", "1", "--threads", "4"),
+            *("--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "4"),
             *("--access-logfile", "-", "--error-logfile", "-", "--graceful-timeout", "5"),
         ]
         process = subprocess.Popen(
@@ -129,3 +137,11 @@ def demo_server(workdir: Path, settings: str = SETTINGS) -> Iterator[DemoServer]
         yield DemoServer(url=listening.group(1), log=log, env=env)
     finally:
         _stop(process)
+
+
+def free_port() -> int:
+    """A loopback port free now, for a server whose settings must name its origin."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port

@@ -23,7 +23,7 @@ from django.utils.translation import ngettext
 from wagtail.log_actions import log
 
 from django_totp import policy, services
-from django_totp.models import TOTPDevice, pk_value
+from django_totp.models import Device, TOTPDevice, WebAuthnCredential, pk_value
 from django_totp.staff import ask_staff_for_code, staff_is_verified
 from django_totp.users import signed_in_user
 from django_totp.views import deny_framing
@@ -31,7 +31,6 @@ from django_totp.views import deny_framing
 if TYPE_CHECKING:
     from django.contrib.auth.base_user import AbstractBaseUser
     from django.contrib.auth.models import AnonymousUser
-    from django.db.models import QuerySet
     from django_stubs_ext import StrOrPromise
 
 USER_LIST = "wagtailusers_users:index"
@@ -47,27 +46,35 @@ class Operation:
     """Reset or unlock: who may, on which devices, and what to say."""
 
     allowed: Callable[[AbstractBaseUser | AnonymousUser, AbstractBaseUser], bool]
-    devices: Callable[[AbstractBaseUser], QuerySet[TOTPDevice]]
+    devices: Callable[[AbstractBaseUser], list[Device]]
     nothing_to_do: StrOrPromise
     title: StrOrPromise
     template: str
-    perform: Callable[[HttpRequest, AbstractBaseUser, list[TOTPDevice]], None]
+    perform: Callable[[HttpRequest, AbstractBaseUser, list[Device]], None]
     done: Callable[[int], str]
     log_action: str
 
 
-def _reset(request: HttpRequest, user: AbstractBaseUser, devices: list[TOTPDevice]) -> None:
+def _reset(request: HttpRequest, user: AbstractBaseUser, devices: list[Device]) -> None:
     services.reset_user(user, actor=signed_in_user(request), request=request)
 
 
-def _unlock(request: HttpRequest, user: AbstractBaseUser, devices: list[TOTPDevice]) -> None:
+def _unlock(request: HttpRequest, user: AbstractBaseUser, devices: list[Device]) -> None:
     for device in devices:
-        services.unlock_device(device, actor=signed_in_user(request), request=request)
+        if isinstance(device, TOTPDevice):  # only apps count failures
+            services.unlock_device(device, actor=signed_in_user(request), request=request)
+
+
+def _all_devices(user: AbstractBaseUser) -> list[Device]:
+    """Apps and security keys: a reset takes both, also from a user with keys only (W6)."""
+    apps = TOTPDevice.objects.filter(user_id=user.pk).select_related("user")
+    keys = WebAuthnCredential.objects.filter(user_id=user.pk).select_related("user")
+    return [*apps, *keys]
 
 
 RESET = Operation(
     allowed=policy.may_reset,
-    devices=lambda user: TOTPDevice.objects.filter(user_id=user.pk),
+    devices=_all_devices,
     nothing_to_do=_("This user has no two-factor devices."),
     title=_("Reset two-factor authentication?"),
     template="django_totp/wagtail/confirm_reset.html",
@@ -85,7 +92,9 @@ RESET = Operation(
 
 UNLOCK = Operation(
     allowed=policy.may_unlock,
-    devices=lambda user: TOTPDevice.objects.filter(user_id=user.pk).with_failures(),
+    devices=lambda user: list(
+        TOTPDevice.objects.filter(user_id=user.pk).with_failures().select_related("user")
+    ),
     nothing_to_do=_("No device of this user has failed attempts."),
     title=_("Unlock these devices?"),
     template="django_totp/wagtail/confirm_unlock.html",
@@ -119,7 +128,7 @@ def confirm_and_act(request: HttpRequest, user_pk: str, operation: Operation) ->
         return HttpResponseRedirect(back)
     if (asked := ask_staff_for_code(request)) is not None:
         return asked
-    devices = list(operation.devices(user).select_related("user"))
+    devices = operation.devices(user)
     if not devices:
         messages.info(request, operation.nothing_to_do)
         return HttpResponseRedirect(back)

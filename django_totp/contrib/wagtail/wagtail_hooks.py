@@ -14,7 +14,7 @@ from wagtail import hooks
 from wagtail.admin.widgets import Button
 
 from django_totp import policy
-from django_totp.models import TOTPDevice
+from django_totp.models import TOTPDevice, WebAuthnCredential
 
 from . import views
 
@@ -33,7 +33,8 @@ def admin_urls() -> list[URLPattern]:
 def user_listing_buttons(user: AbstractBaseUser, request_user: Any) -> Iterator[Any]:
     """In each user's "More" menu, for those who may: reset, and unlock when locked out."""
     devices = TOTPDevice.objects.filter(user_id=user.pk)
-    if policy.may_reset(request_user, user) and devices.exists():
+    keys = WebAuthnCredential.objects.filter(user_id=user.pk)
+    if policy.may_reset(request_user, user) and (devices.exists() or keys.exists()):
         url = reverse(views.RESET_URL_NAME, args=[user.pk])
         yield Button(_("Reset two-factor authentication"), url, icon_name="lock", priority=60)
     if policy.may_unlock(request_user, user) and devices.with_failures().exists():

@@ -8,15 +8,16 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandParser
 
 from django_totp import services
-from django_totp.models import TOTPDevice
+from django_totp.models import TOTPDevice, WebAuthnCredential
 
 from ._users import get_user
 
 
 class Command(BaseCommand):
     help = (
-        "Remove all of a user's TOTP devices, as the admin's reset does: their sessions must "
-        "sign in again, and they set up a new app at their next sign-in where 2FA is required."
+        "Remove all of a user's devices (apps and security keys), as the admin's reset does: "
+        "their sessions must sign in again, and they set up a new device at their next sign-in "
+        "where 2FA is required."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -25,7 +26,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, username: str, **options: Any) -> None:
         user = get_user(username)
-        if not TOTPDevice.objects.filter(user=user).exists():
+        has_keys = WebAuthnCredential.objects.filter(user=user).exists()
+        if not has_keys and not TOTPDevice.objects.filter(user=user).exists():
             self.stdout.write(f"{username} has no two-factor devices; nothing to reset.")
             return
         removed = services.reset_user(user, actor=None)

@@ -8,15 +8,16 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db.models import Count, Q
+from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
-from django_totp.models import TOTPDevice, locked_condition
+from django_totp.models import TOTPDevice, WebAuthnCredential, locked_condition
 from django_totp.reports import rollout
 
 LABELS = {
     "users": "Users",
     "enrolled_users": "Users with 2FA",
+    "security_keys": "Security keys",
     "confirmed_devices": "Confirmed devices",
     "pending_devices": "Unfinished setups",
     "locked_devices": "Locked devices",
@@ -31,17 +32,27 @@ def status(unused_days: int) -> dict[str, int]:
     unused = Q(last_used_at__lt=cutoff) | Q(last_used_at__isnull=True, created_at__lt=cutoff)
     confirmed = Q(confirmed=True)
     counts = TOTPDevice.objects.aggregate(
-        enrolled_users=Count("user", filter=confirmed, distinct=True),
         confirmed_devices=Count("pk", filter=confirmed),
         pending_devices=Count("pk", filter=~confirmed),
         locked_devices=Count("pk", filter=confirmed & locked_condition()),
         unused_devices=Count("pk", filter=confirmed & unused),
     )
-    return {"users": get_user_model()._default_manager.count(), **counts}
+    # Users with an app or a security key, and the keys, in the second query.
+    has_app = Exists(TOTPDevice.objects.confirmed().filter(user_id=OuterRef("pk")))
+    has_key = Exists(WebAuthnCredential.objects.filter(user_id=OuterRef("pk")))
+    users = get_user_model()._default_manager.aggregate(
+        users=Count("pk", distinct=True),
+        enrolled_users=Count("pk", filter=Q(has_app) | Q(has_key), distinct=True),
+        security_keys=Count("webauthn_credentials", distinct=True),
+    )
+    return {**users, **counts}
 
 
 class Command(BaseCommand):
-    help = "Count users, users with 2FA, confirmed, locked and long-unused TOTP devices."
+    help = (
+        "Count users, users with 2FA (an app or a security key), security keys, and confirmed, "
+        "locked and long-unused TOTP devices."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(

@@ -1,0 +1,188 @@
+"""Security keys in Chromium: DevTools' virtual authenticator against the demo at localhost.
+
+The page's own script (``django_totp/webauthn.js``, under the demo's strict CSP) runs the
+browser's real WebAuthn API; Chromium's virtual authenticator (CDP ``WebAuthn.*``) stands in
+for the key, as in django-otp-webauthn's end-to-end tests.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from playwright.sync_api import CDPSession, Page, expect
+
+from . import axe
+from .conftest import FAILED
+from .flow import Account, Flow, Viewport
+from .server import DemoServer, demo_server, free_port
+
+USB_KEY = {
+    "protocol": "ctap2",
+    "transport": "usb",
+    "hasResidentKey": False,
+    "hasUserVerification": True,
+    "isUserVerified": True,
+    "automaticPresenceSimulation": True,
+}
+# Touch ID, Windows Hello: built in, able to keep discoverable credentials, verifies its user
+# (as a second factor the site asks for a non-discoverable one: residentKey "discouraged").
+PLATFORM_PASSKEY = {**USB_KEY, "transport": "internal", "hasResidentKey": True}
+# An old FIDO U2F key: no user verification, no discoverable credentials.
+U2F_KEY = {**USB_KEY, "protocol": "u2f", "hasUserVerification": False, "isUserVerified": False}
+
+
+@pytest.fixture(scope="module")
+def key_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
+    port = free_port()
+    origin = f"http://localhost:{port}"
+    workdir = tmp_path_factory.mktemp("key-demo")
+    with demo_server(
+        workdir,
+        "tests.browser.webauthn_settings",
+        port=port,
+        TOTP_BROWSER_WEBAUTHN_ORIGIN=origin,
+    ) as server:
+        yield DemoServer(url=origin, log=server.log)
+
+
+@pytest.fixture
+def key_flow(
+    request: pytest.FixtureRequest, page: Page, key_demo: DemoServer, viewport: Viewport
+) -> Iterator[Flow]:
+    person = Flow(page, key_demo.url, viewport)
+    yield person
+    if request.node.stash.get(FAILED, False):
+        print(f"The demo server's log ({key_demo.log}) ends with:\n{key_demo.log_tail()}")
+    else:
+        person.assert_traffic_stayed_on_this_site()
+        person.assert_no_csp_violations()
+
+
+class VirtualKey:
+    """A key plugged into the page's browser, through DevTools."""
+
+    def __init__(self, page: Page, **options: Any) -> None:
+        self.cdp: CDPSession = page.context.new_cdp_session(page)
+        self.cdp.send("WebAuthn.enable")
+        found = self.cdp.send("WebAuthn.addVirtualAuthenticator", {"options": options})
+        self.id = found["authenticatorId"]
+
+    def credentials(self) -> list[dict[str, Any]]:
+        found = self.cdp.send("WebAuthn.getCredentials", {"authenticatorId": self.id})
+        credentials: list[dict[str, Any]] = found["credentials"]
+        return credentials
+
+    def unplug(self) -> None:
+        self.cdp.send("WebAuthn.removeVirtualAuthenticator", {"authenticatorId": self.id})
+
+
+def add_key(flow: Flow, name: str, audit: axe.Audit | None = None) -> None:
+    """From the first enrolment page: a key instead of an app; ends on the recovery codes."""
+    flow.press(flow.page.get_by_role("link", name="Use a security key or passkey instead"))
+    expect(flow.heading("Add a security key or passkey")).to_be_visible()
+    if audit is not None:
+        audit("add a key")
+    flow.field("Name").fill(name)
+    flow.press_button("Add security key")
+    expect(flow.heading("Save your recovery codes")).to_be_visible()
+
+
+def sign_in_with_password(flow: Flow, account: Account) -> None:
+    """The password step; ends on the verify page, which offers the key."""
+    flow.open("/login/")
+    flow.field("Username").fill(account.username)
+    flow.field("Password").fill(account.password)
+    flow.press_button("Sign in")
+    expect(flow.page).to_have_url(re.compile(r"/2fa/verify/"))
+
+
+def use_key(flow: Flow) -> None:
+    expect(flow.heading("Use your security key")).to_be_visible()
+    flow.press_button("Use your security key")
+
+
+def test_a_person_adds_a_usb_key_and_signs_in_with_it(key_flow: Flow):
+    flow = key_flow
+    audit = axe.Audit(flow)
+    key = VirtualKey(flow.page, **USB_KEY)
+    account = flow.register()
+    audit("enrolment: start, with the key offered")
+    add_key(flow, "Blue key", audit)
+    flow.save_recovery_codes(account)
+    flow.open("/2fa/manage/")
+    expect(flow.page.get_by_text("Blue key")).to_be_visible()
+    audit("manage, with a key")
+    (credential,) = key.credentials()
+    registered = credential["signCount"]
+
+    flow.sign_out()
+    sign_in_with_password(flow, account)
+    expect(flow.page.get_by_label("Authentication code")).to_have_count(0)  # no app
+    audit("verify with a key")
+    use_key(flow)
+    flow.expect_account_page(account)
+    (credential,) = key.credentials()
+    assert credential["signCount"] > registered
+    audit.check()
+
+
+def test_a_cloned_key_is_refused(key_flow: Flow):
+    flow = key_flow
+    key = VirtualKey(flow.page, **USB_KEY)
+    account = flow.register()
+    add_key(flow, "Blue key")
+    flow.save_recovery_codes(account)
+    (original,) = key.credentials()
+    flow.sign_out()
+    for _ in range(2):  # the real key is used twice; its counter rises
+        sign_in_with_password(flow, account)
+        use_key(flow)
+        flow.expect_account_page(account)
+        flow.sign_out()
+
+    # A copy of the key as it was when registered, counter and all, on another authenticator.
+    key.unplug()
+    clone = VirtualKey(flow.page, **USB_KEY)
+    copied = {**original, "rpId": "localhost"}
+    clone.cdp.send("WebAuthn.addCredential", {"authenticatorId": clone.id, "credential": copied})
+    sign_in_with_password(flow, account)
+    use_key(flow)
+    expect(flow.page.get_by_role("alert").filter(has_text="looks like a copy")).to_be_visible()
+    expect(flow.page).to_have_url(re.compile(r"/2fa/verify/"))
+
+
+@pytest.mark.parametrize(
+    "options", [PLATFORM_PASSKEY, U2F_KEY], ids=["platform_passkey", "u2f_key"]
+)
+def test_other_kinds_of_key_register_and_sign_in(key_flow: Flow, options: dict[str, Any]):
+    flow = key_flow
+    key = VirtualKey(flow.page, **options)
+    account = flow.register()
+    add_key(flow, "My key")
+    flow.save_recovery_codes(account)
+    (credential,) = key.credentials()
+    registered = credential["signCount"]
+    flow.sign_out()
+    sign_in_with_password(flow, account)
+    use_key(flow)
+    flow.expect_account_page(account)
+    (credential,) = key.credentials()
+    assert credential["signCount"] > registered
+
+
+def test_at_127_0_0_1_the_page_explains_instead_of_failing(key_flow: Flow, key_demo: DemoServer):
+    """Browsers refuse WebAuthn on an IP address; the RP ID is localhost."""
+    flow = key_flow
+    VirtualKey(flow.page, **USB_KEY)
+    flow.base_url = key_demo.url.replace("localhost", "127.0.0.1")
+    flow.register()
+    flow.press(flow.page.get_by_role("link", name="Use a security key or passkey instead"))
+    flow.field("Name").fill("Blue key")
+    flow.press(flow.page.get_by_role("button", name="Add security key"))
+    expect(flow.page.get_by_role("alert")).to_have_text(
+        "Security keys do not work at this address of the site. Use its usual address."
+    )
+    expect(flow.heading("Add a security key or passkey")).to_be_visible()
