@@ -5,9 +5,10 @@ from __future__ import annotations
 import datetime
 import functools
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, TypeGuard, TypeVar, cast
 
 from django.contrib.auth import get_backends
+from django.contrib.auth.backends import ModelBackend
 from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
 from django.db.models import Model, Q, QuerySet
 from django.utils import timezone
@@ -15,7 +16,7 @@ from django.utils.module_loading import import_string
 
 from .conf import conf
 from .models import EnrolmentGrace
-from .users import staff_flags
+from .users import is_staff, is_superuser
 
 if TYPE_CHECKING:
     from django.contrib.auth.base_user import AbstractBaseUser
@@ -33,8 +34,7 @@ def enrolment_required(user: AbstractBaseUser) -> bool:
     policy = conf.TOTP_REQUIRED_FOR
     if policy == "everyone":
         return True
-    flags = staff_flags(user)
-    if policy == "staff" and (flags.is_staff or flags.is_superuser):
+    if policy == "staff" and (is_staff(user) or is_superuser(user)):
         return True
     # SECURITY: sites that grant their admin by permission or group (Wagtail's editors are not
     # is_staff) must be able to cover those users, or the admin answers a password alone.
@@ -79,50 +79,74 @@ def grace_ends(grace: EnrolmentGrace, now: datetime.datetime) -> datetime.dateti
 def required_among(users: QuerySet[UserT]) -> list[UserT]:
     """The users of ``users`` whom ``enrolment_required`` covers, in the queryset's order.
 
-    The same rule asked of many users at once, for reports: staff flags, groups and permissions
-    become one database condition (permissions through each backend's ``with_perm``, Django's
-    own batch form of ``has_perm``), so the cost does not grow with the number of users. Only
-    ``TOTP_REQUIRED_CALLABLE``, and permissions of a backend without ``with_perm``, are asked
-    user by user, of those the condition leaves out. ``tests/test_rollout.py`` checks that the
-    two forms agree.
+    The same rule asked of many users at once, for reports. What the database can answer
+    exactly becomes one condition: staff flags and groups that are fields, and permissions
+    through Django's own ``ModelBackend.with_perm`` (its batch form of ``has_perm``). Where any
+    part cannot be answered so (flags that are properties, other backends, the site's
+    function), ``enrolment_required`` itself is asked of each user the condition leaves out, so
+    the two never disagree. ``tests/test_rollout.py`` checks that they agree.
     """
     if conf.TOTP_REQUIRED_FOR == "everyone":
         return list(users)
-    model = users.model
+    condition, exact = _coverage_condition(users.model)
+    if exact:
+        return list(users.filter(condition))
+    covered = set(users.filter(condition).values_list("pk", flat=True))
+    return [
+        user
+        for user in users
+        if user.pk in covered or enrolment_required(cast("AbstractBaseUser", user))
+    ]
+
+
+def _coverage_condition(model: type[Model]) -> tuple[Q, bool]:
+    """A condition that holds only for users the policy covers, and whether it finds them all."""
     condition = Q(pk__in=[])
+    exact = not conf.TOTP_REQUIRED_CALLABLE
     if conf.TOTP_REQUIRED_FOR == "staff":
         for flag in ("is_staff", "is_superuser"):
             if has_field(model, flag):
                 condition |= Q(**{flag: True})
+            elif hasattr(model, flag):  # a property: only the user object can answer
+                exact = False
     permissions = conf.TOTP_REQUIRED_PERMISSIONS
-    backends_by_user: list[Any] = []
     if permissions and hasattr(model, "has_perm"):
-        for backend in get_backends():
-            if hasattr(backend, "with_perm"):
-                for name in permissions:
-                    with_perm = backend.with_perm(name)
-                    condition |= Q(pk__in=with_perm.values("pk"))
-            elif hasattr(backend, "has_perm"):  # as PermissionsMixin asks them
-                backends_by_user.append(backend)
-        if has_field(model, "is_superuser") and has_field(model, "is_active"):
-            # PermissionsMixin.has_perm: active superusers hold every permission, whatever
-            # the backends say.
+        with_fields = all(has_field(model, name) for name in ("is_superuser", "is_active"))
+        if with_fields:
+            # PermissionsMixin.has_perm: active superusers hold every permission.
             condition |= Q(is_superuser=True, is_active=True)
+        for backend in get_backends():
+            if with_fields and _answers_as_model_backend(backend):
+                for name in permissions:
+                    condition |= Q(pk__in=backend.with_perm(name).values("pk"))
+            elif hasattr(backend, "has_perm"):
+                exact = False
     groups = conf.TOTP_REQUIRED_GROUPS
     if groups and has_field(model, "groups"):
         condition |= Q(pk__in=model._default_manager.filter(groups__name__in=groups).values("pk"))
-    path = conf.TOTP_REQUIRED_CALLABLE
-    if not path and not backends_by_user:
-        return list(users.filter(condition))
-    covered = set(users.filter(condition).values_list("pk", flat=True))
-    # Asked user by user: the site's function, and backends that cannot answer in one query.
-    return [
-        user
-        for user in users
-        if user.pk in covered
-        or any(backend.has_perm(user, name) for backend in backends_by_user for name in permissions)
-        or (path and required_by_callable(path)(cast("AbstractBaseUser", user)))
-    ]
+    elif groups and hasattr(model, "groups"):
+        exact = False
+    return condition, exact
+
+
+# What ModelBackend.has_perm consults: a backend that overrides none of them answers as
+# with_perm does.
+_PERMISSION_METHODS = (
+    "has_perm",
+    "with_perm",
+    "get_all_permissions",
+    "get_user_permissions",
+    "get_group_permissions",
+    "_get_permissions",
+    "_get_user_permissions",
+    "_get_group_permissions",
+)
+
+
+def _answers_as_model_backend(backend: object) -> TypeGuard[ModelBackend]:
+    return isinstance(backend, ModelBackend) and all(
+        getattr(type(backend), name) is getattr(ModelBackend, name) for name in _PERMISSION_METHODS
+    )
 
 
 def has_field(model: type[Model], name: str) -> bool:
@@ -163,7 +187,7 @@ def may_manage(actor: AbstractBaseUser | AnonymousUser | None, user: AbstractBas
     """
     if actor is None or actor.pk == user.pk:
         return True
-    return bool(staff_flags(actor).is_superuser or not staff_flags(user).is_superuser)
+    return is_superuser(actor) or not is_superuser(user)
 
 
 # The permissions of TOTPDevice that Django's admin asks for a reset (delete) and an unlock

@@ -8,7 +8,7 @@ holds for every user model, rather than passing a user where the plugin expects 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol, cast
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from django.contrib.auth.base_user import AbstractBaseUser
@@ -16,23 +16,19 @@ if TYPE_CHECKING:
     from django.http import HttpRequest
 
 
-class StaffFlags(Protocol):
-    """Django's staff flags, which ``AbstractBaseUser`` does not declare.
+def is_staff(user: AbstractBaseUser | AnonymousUser) -> bool:
+    """Django's ``is_staff``, which ``AbstractBaseUser`` does not declare: ``False`` without it.
 
-    ``TOTP_REQUIRED_FOR = "staff"`` and the reset rule (R32) read them, as Django's admin does;
-    ``auth.User`` and any model built on ``AbstractUser`` or ``PermissionsMixin`` have them.
+    ``TOTP_REQUIRED_FOR = "staff"`` and the reset rule (R32) read the staff flags, as Django's
+    admin does. Models built on ``AbstractUser`` or ``PermissionsMixin`` have them, as fields
+    or, in Django's documented custom user model, as properties; others have none.
     """
-
-    @property
-    def is_staff(self) -> bool: ...
-
-    @property
-    def is_superuser(self) -> bool: ...
+    return bool(getattr(user, "is_staff", False))
 
 
-def staff_flags(user: AbstractBaseUser | AnonymousUser) -> StaffFlags:
-    """``user`` seen through its staff flags (a static view: nothing is checked at run time)."""
-    return cast(StaffFlags, user)
+def is_superuser(user: AbstractBaseUser | AnonymousUser) -> bool:
+    """Django's ``is_superuser``: ``False`` for a user model without it."""
+    return bool(getattr(user, "is_superuser", False))
 
 
 def signed_in_user(request: HttpRequest) -> AbstractBaseUser:
