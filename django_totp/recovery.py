@@ -49,11 +49,10 @@ def normalize(raw: str) -> str | None:
     return candidate
 
 
-def verbatim(raw: str) -> str | None:
-    """What is digested for an imported code, from the code issued or the code typed.
-
-    Case, spaces and hyphens do not matter, as in allauth (django-otp's codes have none).
-    ``None`` when it cannot be one: empty, too long, or not printable ASCII.
+def normalize_verbatim(raw: str) -> str | None:
+    """An imported code as it is compared: case, spaces and hyphens do not matter, as in
+    allauth (django-otp's codes have none). ``None`` when it cannot be one: empty, too long, or
+    not printable ASCII.
     """
     if len(raw) > 4 * VERBATIM_MAX_LENGTH:
         return None
@@ -62,7 +61,13 @@ def verbatim(raw: str) -> str | None:
         return None
     if not code.isprintable():
         return None
-    return _VERBATIM_PREFIX + code
+    return code
+
+
+def verbatim(raw: str) -> str | None:
+    """What is digested for an imported code, from the code issued or the code typed."""
+    code = normalize_verbatim(raw)
+    return None if code is None else _VERBATIM_PREFIX + code
 
 
 def readings(raw: str) -> list[str]:

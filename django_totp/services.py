@@ -534,6 +534,19 @@ def remove_device(request: HttpRequest, device_id: int, *, kind: str = DeviceKin
     return True
 
 
+def withdraw_device(device: TOTPDevice) -> None:
+    """Remove an imported ``device`` whose row the source no longer has (``totp_import``).
+
+    In the caller's transaction, which holds the account row locked. Deleting it ends the
+    sessions it verified; with it the user's last device, 2FA is off, as when the user removes
+    their last device. The caller reports it (``events.report_removed``) once committed.
+    """
+    user = device.user
+    device.delete()
+    if not has_devices(user):
+        _delete_account_state(user)
+
+
 def _delete_account_state(user: AbstractBaseUser) -> None:
     """2FA is off for ``user``: their recovery codes and account row go too.
 

@@ -11,6 +11,7 @@ from django.test import Client, RequestFactory
 
 from django_totp import oath, services, session
 from django_totp.models import TOTPAccount, TOTPDevice, VerificationMethod, WebAuthnCredential
+from django_totp.policy import end_enrolment_grace
 
 PASSWORD = "correct horse battery staple"
 
@@ -30,11 +31,14 @@ def staff_user(django_user_model):
 
 
 def make_device(user, *, confirmed: bool = True, **fields) -> TOTPDevice:
+    """A device as enrolment leaves it: confirmed, the user's grace period over for good."""
     device = TOTPDevice.new_pending(user)
     device.confirmed = confirmed
     for name, value in fields.items():
         setattr(device, name, value)
     device.save()
+    if confirmed:
+        end_enrolment_grace(user)
     return device
 
 

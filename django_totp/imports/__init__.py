@@ -16,10 +16,15 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.contrib.auth import get_user_model
+
 from .. import oath, recovery
 from ..conf import conf
 
 MIN_KEY_BYTES = 16  # SECURITY: RFC 4226 s4 R6 asks for a shared secret of at least 128 bits
+# SECURITY: django-otp's static tokens hold whatever an admin typed; the shortest generated
+# codes of the sources are 8 characters (django-otp, allauth).
+MIN_CODE_LENGTH = 6
 DIGITS = (6, 7, 8)  # what TOTPDevice can check
 PERIODS = (15, 300)  # seconds, as TOTP_PERIOD allows
 
@@ -42,7 +47,9 @@ class Reason(enum.StrEnum):
     IMPORTED = "imported"
     ALREADY_IMPORTED = "already_imported"  # an earlier run took it, even if since removed
     ALREADY_ENROLLED = "already_enrolled"  # the user set up 2FA here before the import
-    RESET_BY_STAFF = "reset_by_staff"  # staff reset the user here: a lost phone's device
+    # 2FA was set up here once and has since been reset (a lost phone's device, often), turned
+    # off or removed: what the user or staff decided here stands.
+    RESET_HERE = "reset_here"
     UNCONFIRMED = "unconfirmed"
     T0 = "t0"  # codes counted from another epoch than 1970, which TOTPDevice cannot do
     CLOCK_DRIFT = "clock_drift"  # the app's clock is further off than TOTP_TOLERANCE allows
@@ -51,6 +58,7 @@ class Reason(enum.StrEnum):
     WEAK_KEY = "weak_key"
     BAD_KEY = "bad_key"  # not hex or base32, or a secret that could not be decrypted
     BAD_CODE = "bad_code"  # a backup code no scheme of ours can hold (too long, not ASCII)
+    WEAK_CODE = "weak_code"  # a backup code under MIN_CODE_LENGTH characters
     REMOVED_AT_SOURCE = "removed_at_source"  # imported earlier, since removed there: removed
     USED_AT_SOURCE = "used_at_source"  # imported earlier, since used there: used here too
     NO_DEVICE = "no_device"  # backup codes of a user none of whose apps could be imported
@@ -154,7 +162,12 @@ def read(
 
     ``decrypt`` turns a secret the source stored encrypted into its plain text (allauth).
     """
-    found = sources()[source].read(decrypt)
+    # Raw SQL gives ids as the database holds them (a UUID as text on SQLite): as the ORM does.
+    pk = get_user_model()._meta.pk
+    assert pk is not None
+    found = {
+        pk.to_python(user_id): rows for user_id, rows in sources()[source].read(decrypt).items()
+    }
     wanted = None if user_ids is None else set(user_ids)
     return {user_id: rows for user_id, rows in found.items() if wanted is None or user_id in wanted}
 
@@ -167,7 +180,7 @@ def plan_user(
     enrolled: bool,
     has_own_codes: bool,
     has_imported_devices: bool,
-    reset_by_staff: bool,
+    ended_here: bool,
 ) -> Plan:
     """What to take of one user's rows: each row gets one reason (R36).
 
@@ -175,17 +188,18 @@ def plan_user(
     of them whose device or unused code is still here; ``enrolled`` whether
     the user has a device here that no import made; ``has_own_codes`` whether they have
     unused recovery codes of ours; ``has_imported_devices`` whether an earlier run gave them
-    a device that is still here; ``reset_by_staff`` whether staff reset the user here.
+    a device that is still here; ``ended_here`` whether the user's 2FA here, set up once, has
+    since been reset, turned off or removed, with no imported device left.
     """
     plan = Plan()
-    refused = Reason.RESET_BY_STAFF if reset_by_staff else None
-    refused_devices = refused or (Reason.ALREADY_ENROLLED if enrolled else None)
+    ended = Reason.RESET_HERE if ended_here else None
+    refused_devices = Reason.ALREADY_ENROLLED if enrolled else ended
     for row in rows.totp:
         reason = _totp_reason(row, imported, refused_devices)
         plan.decisions.append(Decision(Kind.TOTP, row.source_id, reason))
         if reason is Reason.IMPORTED:
             plan.devices.append(row)
-    refused_codes = refused or (Reason.ALREADY_ENROLLED if enrolled or has_own_codes else None)
+    refused_codes = Reason.ALREADY_ENROLLED if enrolled or has_own_codes else ended
     has_device = bool(plan.devices) or has_imported_devices
     for code in rows.codes:
         reason = _code_reason(code, imported, refused_codes, has_device=has_device)
@@ -239,8 +253,11 @@ def _code_reason(
         return refused_user
     if not code.device_confirmed:
         return Reason.UNCONFIRMED
-    if recovery.verbatim(code.code) is None:
+    normalized = recovery.normalize_verbatim(code.code)
+    if normalized is None:
         return Reason.BAD_CODE
+    if len(normalized) < MIN_CODE_LENGTH:
+        return Reason.WEAK_CODE
     # Recovery codes stand in for a device; with none, the user enrols afresh anyway.
     if not has_device:
         return Reason.NO_DEVICE

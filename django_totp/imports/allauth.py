@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -30,7 +29,7 @@ def read(decrypt: Callable[[str], str]) -> dict[Any, UserRows]:
     names = ("id", "user_id", "type", "data", "created_at", "last_used_at")
     for row in sql.select(TABLE, names):
         rows = found[row["user_id"]]
-        data = row["data"] if isinstance(row["data"], dict) else json.loads(row["data"])
+        data = sql.json_object(row["data"]) or {}
         if row["type"] == "totp":
             rows.totp.append(_totp_row(row, data, decrypt))
         elif row["type"] == "recovery_codes":
@@ -73,21 +72,35 @@ def _key(secret: Any, decrypt: Callable[[str], str]) -> bytes | None:
 def _codes(
     row: dict[str, Any], data: dict[str, Any], decrypt: Callable[[str], str]
 ) -> list[CodeRow] | None:
-    """The unused codes, or ``None`` if the row cannot be read (its seed not decrypted)."""
+    """The unused codes, or ``None`` if the row cannot be read: a seed or code not decrypted,
+    or values not of the types allauth writes (a crafted row is refused whole)."""
+    migrated = data.get("migrated_codes")
+    used_mask = data.get("used_mask", 0)
     try:
-        if "migrated_codes" in data:
-            plain = [decrypt(code) for code in data["migrated_codes"]]
+        if migrated is not None:
+            codes = sql.list_of(migrated, str)
+            if codes is None:
+                return None
+            plain = [_text(decrypt(code)) for code in codes]
             # Codes leave the list as they are used, so a code's place is no lasting id.
             return [CodeRow(f"{row['id']}:{_keyed(code)}", row["user_id"], code) for code in plain]
-        seed = decrypt(data["seed"])
-        used_mask = int(data.get("used_mask", 0))
+        if not isinstance(used_mask, int) or isinstance(used_mask, bool):
+            return None
+        seeded = _seeded_codes(_text(decrypt(data["seed"])))
+    # The adapter's errors are unknown to us; a seed that is not ASCII fails to encode.
     except Exception:  # noqa: BLE001
         return None
     return [
         CodeRow(f"{row['id']}:{index}", row["user_id"], code)
-        for index, code in enumerate(_seeded_codes(seed))
+        for index, code in enumerate(seeded)
         if not used_mask & (1 << index)
     ]
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError("not text")
+    return value
 
 
 def _seeded_codes(seed: str) -> list[str]:

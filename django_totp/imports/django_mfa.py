@@ -10,7 +10,6 @@ only their owner can turn back into codes, except those it migrated in plain tex
 from __future__ import annotations
 
 import base64
-import json
 from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
@@ -24,6 +23,7 @@ TABLE = "django_mfa_authenticator"
 ENCRYPTED_PREFIX = "mfa1:"
 SIGNING_SALT = "django_mfa.secret"
 KINDS = {"webauthn": Kind.WEBAUTHN, "email": Kind.EMAIL}
+MAX_STEP = 2**62  # what last_used_step holds; a larger counter is a crafted row
 
 
 def read(decrypt: Callable[[str], str]) -> dict[Any, UserRows]:
@@ -32,7 +32,7 @@ def read(decrypt: Callable[[str], str]) -> dict[Any, UserRows]:
     names = ("id", "user_id", "type", "name", "data", "created_at", "last_used_at")
     for row in sql.select(TABLE, names):
         rows = found[row["user_id"]]
-        data = row["data"] if isinstance(row["data"], dict) else json.loads(row["data"])
+        data = sql.json_object(row["data"]) or {}
         if row["type"] == "totp":
             rows.totp.append(_totp_row(row, data))
         elif row["type"] == "recovery_codes":
@@ -52,7 +52,7 @@ def _totp_row(row: dict[str, Any], data: dict[str, Any]) -> TOTPRow:
         key=_key(data.get("secret")),
         digits=6,
         step=30,
-        last_step=int(last) if isinstance(last, int) and last >= 0 else None,
+        last_step=last if isinstance(last, int) and 0 <= last <= MAX_STEP else None,
         created_at=sql.as_datetime(row["created_at"]),
         last_used_at=sql.as_datetime(row["last_used_at"]),
     )
@@ -84,13 +84,18 @@ def _decrypted(payload: str) -> str | None:
 
 
 def _add_codes(rows: UserRows, row: dict[str, Any], data: dict[str, Any]) -> None:
-    used = set(data.get("used", []))
-    plain = data.get("migrated_plaintext", False)
-    for index, stored in enumerate(data.get("codes", [])):
+    codes = sql.list_of(data.get("codes", []), str)
+    used = sql.list_of(data.get("used", []), int)
+    if codes is None or used is None:
+        # Not as django-mfa writes it: which codes are used cannot be known, so none is taken.
+        rows.refused.append(Decision(Kind.BACKUP_CODE, str(row["id"]), Reason.BAD_CODE))
+        return
+    plain = data.get("migrated_plaintext") is True
+    for index, stored in enumerate(codes):
         if index in used:
             continue
         source_id = f"{row['id']}:{index}"
-        if plain and isinstance(stored, str):
+        if plain:
             rows.codes.append(CodeRow(source_id, row["user_id"], stored))
         else:
             rows.refused.append(Decision(Kind.BACKUP_CODE, source_id, Reason.HASHED))

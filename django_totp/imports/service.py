@@ -8,8 +8,9 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from .. import crypto, events, recovery
+from .. import crypto, events, recovery, services
 from ..models import (
+    EnrolmentGrace,
     ImportedRow,
     RecoveryCode,
     RecoveryCodeScheme,
@@ -42,7 +43,7 @@ def import_user(
     """
     ledger = sources()[source].ledger
     with transaction.atomic():
-        account = locked_account(user)
+        locked_account(user)
         taken = ImportedRow.objects.filter(source=ledger, user_id=user.pk)
         from_imports = taken.exclude(device=None).values("device_id")
         devices = TOTPDevice.objects.confirmed().filter(user_id=user.pk)
@@ -50,6 +51,7 @@ def import_user(
         live = taken.filter(device__isnull=False) | taken.filter(
             recovery_code__in=unused.values("pk")
         )
+        has_imported_devices = devices.filter(pk__in=from_imports).exists()
         plan = plan_user(
             rows,
             imported=_keys(taken),
@@ -58,14 +60,19 @@ def import_user(
             enrolled=devices.exclude(pk__in=from_imports).exists()
             or WebAuthnCredential.objects.filter(user_id=user.pk).exists(),
             has_own_codes=unused.filter(scheme=RecoveryCodeScheme.CROCKFORD).exists(),
-            has_imported_devices=devices.filter(pk__in=from_imports).exists(),
-            reset_by_staff=account.reset_by_staff_at is not None,
+            has_imported_devices=has_imported_devices,
+            ended_here=ended_here(user, has_imported_devices),
         )
-        _withdraw(taken, plan)
+        removed = _withdraw(taken, plan)
         _take(user, plan, ledger)
         if dry_run:
             transaction.set_rollback(True)
-    if not dry_run and (plan.devices or plan.codes or plan.withdrawn):
+    if dry_run:
+        return plan.decisions
+    for device, device_id in removed:
+        # Signalled, logged and e-mailed as any removal: the user hears of it (R35).
+        events.report_removed(user, device, device_id, None, event="device_removed")
+    if plan.devices or plan.codes or plan.withdrawn:
         events.log_event(
             "imported",
             user=user,
@@ -81,14 +88,30 @@ def _keys(rows: Any) -> set[tuple[Kind, str]]:
     return {(Kind(kind), source_id) for kind, source_id in rows.values_list("kind", "source_id")}
 
 
-def _withdraw(taken: Any, plan: Plan) -> None:
+def ended_here(user: AbstractBaseUser, has_imported_devices: bool) -> bool:
+    """Whether ``user`` set up 2FA here once (their grace period ended: ``policy``) and it has
+    since been reset, turned off or removed, leaving no imported device to add to.
+
+    Lasting, unlike the staff-reset notice that the next sign-in clears: what the user or staff
+    decided here, often about a lost phone that also holds the old site's key, stands (R36).
+    """
+    enrolled_once = EnrolmentGrace.objects.filter(user_id=user.pk, ended_at__isnull=False)
+    return not has_imported_devices and enrolled_once.exists()
+
+
+def _withdraw(taken: Any, plan: Plan) -> list[tuple[TOTPDevice, int]]:
+    """Remove here what the source lost since; the devices removed, with the ids they had."""
+    removed = []
     for decision in plan.withdrawn:
         row = taken.get(kind=decision.kind, source_id=decision.source_id)
         if decision.kind is Kind.TOTP:
-            # Deleting the device ends the sessions it verified (revocation's receiver).
-            TOTPDevice.objects.filter(pk=row.device_id).delete()
+            device = TOTPDevice.objects.select_related("user").get(pk=row.device_id)
+            device_id = device.pk
+            services.withdraw_device(device)
+            removed.append((device, device_id))
         else:
             RecoveryCode.objects.filter(pk=row.recovery_code_id).update(used_at=timezone.now())
+    return removed
 
 
 def _take(user: AbstractBaseUser, plan: Plan, ledger: str) -> None:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import datetime
+import json
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+
+T = TypeVar("T")
 
 
 def tables() -> set[str]:
@@ -29,6 +32,28 @@ def select(table: str, names: Sequence[str], where: str = "") -> list[dict[str, 
     with connection.cursor() as cursor:
         cursor.execute(query)
         return [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
+
+
+def json_object(value: Any) -> dict[str, Any] | None:
+    """A JSON column's value as an object, or ``None`` when it holds anything else.
+
+    Raw SQL gives the text on most backends; psycopg may give it parsed.
+    """
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return None
+    return value if isinstance(value, dict) else None
+
+
+def list_of(value: Any, kind: type[T]) -> list[T] | None:
+    """``value`` when it is a list of ``kind`` only, else ``None`` (``bool`` is no ``int``)."""
+    if not isinstance(value, list):
+        return None
+    if all(isinstance(item, kind) and not isinstance(item, bool) for item in value):
+        return value
+    return None
 
 
 def as_datetime(value: Any) -> datetime.datetime | None:

@@ -141,7 +141,7 @@ def test_a_device_removed_here_is_not_brought_back_by_a_later_run(user, staff_us
 def test_a_user_reset_by_staff_here_before_any_import_is_not_imported(user, staff_user, device):
     services.reset_user(user, actor=staff_user)
     OTPDevice.objects.create(user=user, name="Phone", confirmed=True)
-    assert counts(run()) == {("totp", "reset_by_staff"): 1}
+    assert counts(run()) == {("totp", "reset_here"): 1}
 
 
 def test_a_user_who_enrolled_here_keeps_only_their_own_devices(user, device):

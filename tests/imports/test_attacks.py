@@ -1,0 +1,158 @@
+"""Attacks of the security review of 2026-11-26 on ``totp_import`` (R36): crafted source rows,
+and what the user or staff decided here."""
+
+from __future__ import annotations
+
+import pytest
+from allauth.mfa.models import Authenticator
+from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice as OTPDevice
+
+from django_totp import services
+from django_totp.services import Outcome
+
+from .test_allauth import allauth_totp
+from .test_django_otp import counts, run
+
+pytestmark = pytest.mark.django_db
+
+
+def _recovery_row(user):
+    codes = RecoveryCodes.activate(user)
+    return codes.instance
+
+
+# Failed before the fix: a string where allauth keeps a list is iterated character by character;
+# eight one-character "recovery codes" are imported, and "1" signs the user in.
+def test_migrated_codes_that_are_not_a_list_are_refused_not_split_into_characters(user, settings):
+    settings.TOTP_THROTTLE_FACTOR = 0
+    allauth_totp(user)
+    row = _recovery_row(user)
+    row.data = {"migrated_codes": "12345678"}
+    row.save()
+    report = run("--from", "allauth")
+    assert counts(report).get(("backup_code", "imported"), 0) == 0, counts(report)
+    assert services.verify_recovery_code(user, "1").outcome is not Outcome.ACCEPTED
+
+
+# Failed before the fix: one row whose JSON data is not an object stops the whole run (every other
+# user's import too) with an AttributeError traceback, instead of a refusal with a reason.
+@pytest.mark.parametrize("data", [["x"], "text", 7])
+def test_a_totp_row_whose_data_is_not_an_object_is_refused_not_a_crash(user, data):
+    allauth_totp(user)
+    Authenticator.objects.filter(user=user, type="totp").update(data=data)
+    report = run("--from", "allauth")
+    assert counts(report) == {("totp", "bad_key"): 1}
+
+
+# Failed before the fix: a seed that is not ASCII is outside _codes' try block:
+# UnicodeEncodeError ends the run.
+@pytest.mark.parametrize("seed", ["séed"])
+def test_a_recovery_seed_that_is_not_ascii_is_a_bad_key_not_a_crash(user, seed):
+    allauth_totp(user)
+    row = _recovery_row(user)
+    row.data = {"seed": seed}
+    row.save()
+    report = run("--from", "allauth", "--decrypt", "builtins.str")
+    assert counts(report)[("backup_code", "bad_key")] == 1
+
+
+# Failed before the fix (low): "carries nothing weaker over" held for keys (< 128 bits
+# refused), not for backup codes: django-otp's StaticToken holds any string an admin typed
+# (addstatictoken -t, the admin), and a one-character code was imported and accepted.
+def test_a_one_character_backup_code_is_not_carried_over(user, settings):
+    settings.TOTP_THROTTLE_FACTOR = 0
+    OTPDevice.objects.create(user=user, name="Phone", confirmed=True)
+    StaticDevice.objects.create(user=user, name="backup").token_set.create(token="7")
+    report = run()
+    assert counts(report).get(("backup_code", "imported"), 0) == 0, counts(report)
+    assert services.verify_recovery_code(user, "7").outcome is not Outcome.ACCEPTED
+
+
+# Held already: last_t below -1 (crafted) is "no code used", never a step before 1970
+# that breaks R9.
+def test_a_negative_last_t_is_no_last_step(user):
+    OTPDevice.objects.create(user=user, name="Phone", confirmed=True, last_t=-(2**62))
+    assert counts(run()) == {("totp", "imported"): 1}
+    assert user.totp_devices.get().last_used_step is None
+
+
+# Failed before the fix: the first run refused the old phone (already_enrolled); the user then turns
+# 2FA off here (services.disable is reset_user(actor=user): no trace is kept, unlike a staff
+# reset). The next run imports the old phone after all: a decision the user made here (often:
+# the phone is lost, and it held both secrets) is undone, and their account gets a device
+# they did not add here. Only staff resets are remembered (reset_by_staff_at).
+def test_a_user_who_enrolled_here_and_then_turned_2fa_off_is_not_given_the_old_phone(user):
+    from django_totp.models import TOTPDevice
+    from tests.conftest import make_device
+
+    OTPDevice.objects.create(user=user, name="old phone", confirmed=True)
+    make_device(user)
+    assert counts(run()) == {("totp", "already_enrolled"): 1}
+    services.reset_user(user, actor=user, event="disabled")  # what services.disable does
+    report = run()
+    assert not TOTPDevice.objects.filter(user=user).exists(), counts(report)
+
+
+# Failed before the fix (low): a later run withdraws an app removed at the old site with a bare
+# QuerySet.delete(): sessions end (the post_delete receiver), but no devices_reset/removed
+# signal, no security-log "removed" event and no e-mail. The user never hears that their
+# 2FA here was taken away by something done at the other site (R35); whoever did it there can
+# now sign in here with the password alone (or enrol their own app, if the policy requires one).
+def test_a_device_withdrawn_because_it_left_the_old_site_is_announced(
+    user, django_capture_on_commit_callbacks, mailoutbox
+):
+    phone = OTPDevice.objects.create(user=user, name="Phone", confirmed=True)
+    run()
+    phone.delete()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert counts(run()) == {("totp", "removed_at_source"): 1}
+    assert [m.to for m in mailoutbox] == [[user.email]]
+
+
+# Failed before the fix (high): "Users staff reset here are not imported at all" rests on
+# TOTPAccount.reset_by_staff_at, which tell_of_staff_reset() clears at the user's next
+# password sign-in (anyone's who has the password: the phone thief's too). After that, the
+# next run imports the old site's app, typically on the very phone the reset was for.
+def test_a_user_reset_by_staff_is_still_not_imported_after_signing_in_again(user, staff_user):
+    from django.test import Client
+
+    from django_totp.models import TOTPDevice
+    from tests.conftest import PASSWORD, make_device
+
+    OTPDevice.objects.create(user=user, name="Phone", confirmed=True)  # the lost phone, old site
+    make_device(user)  # enrolled here too (same phone)
+    assert counts(run()) == {("totp", "already_enrolled"): 1}
+    services.reset_user(user, actor=staff_user)  # phone reported lost: staff reset here
+    assert Client().login(username=user.username, password=PASSWORD)  # user or thief signs in
+    report = run()
+    assert not TOTPDevice.objects.filter(user=user).exists(), counts(report)
+    assert counts(report) == {("totp", "reset_here"): 1}
+
+
+# Failed before the fix: django-mfa rows with wrong JSON types. "codes" as a string is split into
+# one-character codes; "used" holding the indexes as strings ("1") is not matched against the
+# integer index, so a code used at the old site is imported as unused.
+@pytest.mark.parametrize(
+    ("data", "typed"),
+    [
+        ({"codes": "12345678", "migrated_plaintext": True}, "1"),
+        (
+            {"codes": ["Ab3dEf7hJk", "Zz9yXx8wVv"], "used": ["1"], "migrated_plaintext": True},
+            "Zz9yXx8wVv",
+        ),
+    ],
+)
+def test_django_mfa_codes_of_the_wrong_type_are_not_imported(user, settings, data, typed):
+    from django_mfa.adapters.recovery_codes import RecoveryCodesAdapter
+    from django_mfa.models import Authenticator as MFAAuthenticator
+
+    from .test_django_mfa import enrol_with_django_mfa, mfa
+
+    settings.TOTP_THROTTLE_FACTOR = 0
+    enrol_with_django_mfa(user)
+    RecoveryCodesAdapter().generate(user)
+    MFAAuthenticator.objects.filter(type="recovery_codes").update(data=data)
+    mfa()
+    assert services.verify_recovery_code(user, typed).outcome is not Outcome.ACCEPTED
