@@ -15,7 +15,7 @@ from django.test import Client
 from django.urls import reverse
 from wagtail.models import ModelLogEntry
 
-from django_totp.models import TOTPDevice
+from django_totp.models import TOTPDevice, WebAuthnCredential
 from tests.conftest import PASSWORD, make_device
 
 from .conftest import sign_in
@@ -53,6 +53,16 @@ def test_unlock_is_offered_only_when_there_are_failures_and_reset_only_with_a_de
     html = manager_client.get("/admin/users/").content.decode()
     assert reset_url(editor) in html and unlock_url(editor) not in html
     assert reset_url(nobody) not in html
+
+
+def test_a_user_with_security_keys_only_is_offered_a_reset_that_takes_them(manager_client, editor):
+    key = WebAuthnCredential(user=editor, name="Blue key", public_key=b"cose")
+    key.set_credential_id(b"credential of the editor")
+    key.save()
+    assert reset_url(editor) in manager_client.get("/admin/users/").content.decode()
+    response = manager_client.post(reset_url(editor), {"confirmed": "yes"}, follow=True)
+    assert "Two-factor authentication was reset for 1 user." in messages_of(response)
+    assert not WebAuthnCredential.objects.filter(user=editor).exists()
 
 
 def test_a_get_shows_the_confirmation_and_changes_nothing(manager_client, editor, editor_device):

@@ -61,8 +61,8 @@ def _reset(request: HttpRequest, user: AbstractBaseUser, devices: list[Device]) 
 
 def _unlock(request: HttpRequest, user: AbstractBaseUser, devices: list[Device]) -> None:
     for device in devices:
-        if isinstance(device, TOTPDevice):  # only apps count failures
-            services.unlock_device(device, actor=signed_in_user(request), request=request)
+        assert isinstance(device, TOTPDevice)  # UNLOCK lists apps: only apps count failures
+        services.unlock_device(device, actor=signed_in_user(request), request=request)
 
 
 def _all_devices(user: AbstractBaseUser) -> list[Device]:
