@@ -45,7 +45,7 @@ def key_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
         port=port,
         TOTP_BROWSER_WEBAUTHN_ORIGIN=origin,
     ) as server:
-        yield DemoServer(url=origin, log=server.log)
+        yield DemoServer(url=origin, log=server.log, env=server.env)
 
 
 @pytest.fixture
