@@ -140,3 +140,22 @@ def test_a_staff_reset_ends_the_session_and_the_passkey_is_refused(
     expect(flow.page).to_have_url(re.compile(r"/login/$"))
     flow.open("/account/")  # still signed out
     expect(flow.page).to_have_url(re.compile(r"/login/\?next=/account/"))
+
+
+def test_a_deactivated_users_passkey_is_refused(passkey_flow: Flow, passkey_demo: DemoServer):
+    flow = passkey_flow
+    flow.page.add_init_script(NO_AUTOFILL)
+    VirtualKey(flow.page, **PLATFORM_PASSKEY)
+    account = register_with_passkey(flow)
+    flow.sign_out()
+    passkey_demo.manage(
+        "shell",
+        "--no-imports",
+        "-c",
+        "from django.contrib.auth import get_user_model; "
+        f"get_user_model().objects.filter(username={account.username!r}).update(is_active=False)",
+    )
+    sign_in_with_passkey(flow)
+    expect(flow.page.get_by_role("alert").filter(has_text=REFUSED)).to_be_visible()
+    flow.open("/account/")
+    expect(flow.page).to_have_url(re.compile(r"/login/\?next=/account/"))
