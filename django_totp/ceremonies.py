@@ -26,6 +26,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from . import events, services, session, signals, stepup, webauthn
+from .conf import conf
 from .models import (
     TOTPDevice,
     VerificationMethod,
@@ -49,6 +50,8 @@ class Purpose(enum.StrEnum):
     REGISTER = "register"
     VERIFY = "verify"
     STEP_UP = "step-up"
+    # Passkey sign-in (``passkeys``): the only purpose an anonymous session holds.
+    SIGN_IN = "sign-in"
 
 
 def _key_refs(user: AbstractBaseUser) -> list[webauthn.KeyRef]:
@@ -71,7 +74,8 @@ def _user_handle(user: AbstractBaseUser) -> bytes:
 def begin_registration(request: HttpRequest) -> str:
     """Options (JSON) for adding a security key; needs step-up like adding an app (R5, R28).
 
-    The user's keys are excluded, so one authenticator is not registered twice (W4).
+    The user's keys are excluded, so one authenticator is not registered twice (W4); with
+    ``TOTP_PASSKEY_SIGN_IN`` on, the key must be a passkey (``residentKey: "required"``).
     Raises ``ImproperlyConfigured`` when WebAuthn is off or unconfigured.
     """
     stepup.require(request)
@@ -83,6 +87,7 @@ def begin_registration(request: HttpRequest) -> str:
         user_name=str(user.get_username()),
         display_name=str(user.get_username()),
         exclude=_key_refs(user),
+        discoverable=conf.TOTP_PASSKEY_SIGN_IN,
     )
     session.store_challenge(request, Purpose.REGISTER, options.challenge)
     return options.json
@@ -177,7 +182,7 @@ def verify_assertion(
     events.report_attempt(result, user, request, event="verified", detail=reason)
     if result.outcome is Outcome.CLONED:
         assert isinstance(result.device, WebAuthnCredential)
-        _report_clone(user, result.device, received, request)
+        report_clone(user, result.device, received, request)
     return result
 
 
@@ -197,7 +202,21 @@ def _check_assertion(
             return _failed(Outcome.NO_DEVICE), "no_key", 0
         foreign = WebAuthnCredential.objects.filter(credential_id_hash=digest).exists()
         return _failed(Outcome.INVALID), "foreign_key" if foreign else "unknown_key", 0
-    key = found[0]
+    return judge_assertion(rp, found[0], parsed, challenge)
+
+
+def judge_assertion(
+    rp: webauthn.RelyingParty,
+    key: WebAuthnCredential,
+    parsed: webauthn.Response,
+    challenge: bytes,
+) -> tuple[Result, str | None, int]:
+    """Verify an assertion of ``key``, whose row the caller holds locked in its transaction,
+    and record it once: the signature, the clone guard and the replay guard (W3).
+
+    The one judge of every assertion, for a second factor and for passkey sign-in alike:
+    the result, the reason for a refusal, and the counter received.
+    """
     try:
         assertion = webauthn.verify_assertion(rp, parsed, challenge, bytes(key.public_key))
     except webauthn.WebAuthnError as error:
@@ -256,9 +275,10 @@ def _refused(
     return result
 
 
-def _report_clone(
+def report_clone(
     user: AbstractBaseUser, key: WebAuthnCredential, received: int, request: HttpRequest
 ) -> None:
+    """A correctly signed counter that did not rise: signalled (the user is e-mailed), logged."""
     signals.credential_cloned.send(
         TOTPDevice,
         user=user,

@@ -1,8 +1,8 @@
 """System checks. IDs are stable: add new ones at the end of the table, never renumber.
 
-The settings' own IDs (E004-E013, E015-E027, E030-E035 so far) sit beside their rules in
+The settings' own IDs (E004-E013, E015-E027, E030-E035, E038 so far) sit beside their rules in
 ``conf``, which applies the same rules at first use (R34); take the next free number from both
-places (E037 and W012 are the latest here; W001 and W002 are retired).
+places (E039 and W013 are the latest here; W001 and W002 are retired).
 
 Messages and hints are in English and not translated, as Django's own system checks are.
 """
@@ -132,6 +132,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
         'Set TOTP_WEBAUTHN_RP_ID (e.g. "example.com") and TOTP_WEBAUTHN_ORIGINS (e.g. '
         '["https://example.com"]): the relying party never comes from the request.',
     ),
+    "E039": (
+        "TOTP_PASSKEY_SIGN_IN is True but TOTP_WEBAUTHN is False: passkeys are security keys, "
+        "so nobody can sign in with one.",
+        "Set TOTP_WEBAUTHN = True (with TOTP_WEBAUTHN_RP_ID and TOTP_WEBAUTHN_ORIGINS), or "
+        "TOTP_PASSKEY_SIGN_IN = False.",
+    ),
     "W013": (
         "django_totp.contrib.wagtail is installed, but the 2FA pages use django_totp's own "
         "base template ({origin}), not the Wagtail admin's look.",
@@ -247,13 +253,14 @@ def check_policy(**kwargs: Any) -> list[checks.CheckMessage]:
 
 
 def check_webauthn(**kwargs: Any) -> list[checks.CheckMessage]:
-    """WebAuthn switched on has its library and a relying party (W2)."""
+    """WebAuthn switched on has its library and a relying party (W2); passkey sign-in has
+    WebAuthn."""
     from . import webauthn
 
     if conf.errors():
         return []  # check_settings reports them; the values cannot be read
     if not conf.TOTP_WEBAUTHN:
-        return []
+        return [_error("E039")] if conf.TOTP_PASSKEY_SIGN_IN else []
     errors: list[checks.CheckMessage] = []
     if not webauthn.library_installed():
         errors.append(_error("E036"))

@@ -466,6 +466,17 @@ class Settings:
         return self._get("TOTP_WEBAUTHN", False, rule)
 
     @property
+    def TOTP_PASSKEY_SIGN_IN(self) -> bool:
+        """Whether users may sign in with a passkey alone: no username, password or code.
+
+        Needs ``TOTP_WEBAUTHN`` (check ``E039``). A passkey is two factors in itself (the
+        device, and the PIN or biometrics that unlock it), so such a sign-in is a verified
+        session, recorded against the passkey like a code's (W8-W11).
+        """
+        rule = _boolean("E038", "True shows the passkey sign-in button and asks for passkeys.")
+        return self._get("TOTP_PASSKEY_SIGN_IN", False, rule)
+
+    @property
     def TOTP_WEBAUTHN_RP_ID(self) -> str:
         """The WebAuthn relying party ID: the site's domain (e.g. ``"example.com"``).
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from . import views
+from . import passkey_views, views
 
 app_name = "django_totp"
 
@@ -19,5 +19,7 @@ urlpatterns = [
     path("manage/keys/<int:pk>/rename/", views.RenameKeyView.as_view(), name="rename_key"),
     path("manage/keys/<int:pk>/remove/", views.RemoveKeyView.as_view(), name="remove_key"),
     path("manage/recovery-codes/", views.RecoveryCodesView.as_view(), name="recovery_codes"),
+    path("passkey/begin/", passkey_views.PasskeyBeginView.as_view(), name="passkey_begin"),
+    path("passkey/finish/", passkey_views.PasskeyFinishView.as_view(), name="passkey_finish"),
     path("manage/browsers/forget/", views.ForgetBrowsersView.as_view(), name="forget_browsers"),
 ]

@@ -25,7 +25,7 @@ from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 
-from . import ceremonies, csp, events, oath, qr, remember, services, session, stepup
+from . import ceremonies, csp, events, oath, passkeys, qr, remember, services, session, stepup
 from .conf import conf, site_name
 from .forms import (
     AddKeyForm,
@@ -477,6 +477,7 @@ class ManageView(StepUpView):
             devices=list(devices),
             keys=list(keys),
             webauthn=conf.TOTP_WEBAUTHN,
+            passkey_sign_in=passkeys.enabled(),
             recovery_codes_left=services.recovery_codes_left(user),
             imported_recovery_codes=services.has_imported_recovery_codes(user),
             few_recovery_codes=FEW_RECOVERY_CODES,

@@ -126,9 +126,15 @@ def registration_options(
     user_name: str,
     display_name: str,
     exclude: Sequence[KeyRef],
+    discoverable: bool = False,
 ) -> Options:
     """Options for ``navigator.credentials.create()``: attestation "none", the user's keys
-    excluded, so one authenticator cannot be registered twice (W4)."""
+    excluded, so one authenticator cannot be registered twice (W4).
+
+    ``discoverable`` asks for a passkey (``residentKey: "required"``), which can sign in with
+    no username (``TOTP_PASSKEY_SIGN_IN``); otherwise a discoverable credential is discouraged,
+    sparing a security key's few slots.
+    """
     import webauthn
     from webauthn.helpers.structs import (
         AttestationConveyancePreference,
@@ -146,7 +152,11 @@ def registration_options(
         timeout=TIMEOUT_MS,
         attestation=AttestationConveyancePreference.NONE,
         authenticator_selection=AuthenticatorSelectionCriteria(
-            resident_key=ResidentKeyRequirement.DISCOURAGED,
+            resident_key=(
+                ResidentKeyRequirement.REQUIRED
+                if discoverable
+                else ResidentKeyRequirement.DISCOURAGED
+            ),
             user_verification=UserVerificationRequirement(rp.user_verification),
         ),
         exclude_credentials=_descriptors(exclude),
@@ -162,7 +172,10 @@ def _with_cred_props(options_json: str) -> str:
 
 
 def authentication_options(rp: RelyingParty, *, allow: Sequence[KeyRef]) -> Options:
-    """Options for ``navigator.credentials.get()`` naming the user's keys and transports."""
+    """Options for ``navigator.credentials.get()`` naming the user's keys and transports.
+
+    With ``allow`` empty, any discoverable credential of this RP may answer (passkey sign-in).
+    """
     import webauthn
     from webauthn.helpers.structs import UserVerificationRequirement
 

@@ -45,6 +45,7 @@ BAD_VALUES = [
     ("TOTP_ENCRYPTION_KEYS", "k" * 48),
     ("TOTP_NOTIFY_BY_EMAIL", 0),
     ("TOTP_WEBAUTHN", "yes"),
+    ("TOTP_PASSKEY_SIGN_IN", 1),
     ("TOTP_WEBAUTHN_RP_ID", "192.168.0.1"),
     ("TOTP_WEBAUTHN_RP_NAME", None),
     ("TOTP_WEBAUTHN_ORIGINS", "https://example.com"),

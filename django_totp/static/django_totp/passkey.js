@@ -1,0 +1,125 @@
+// Passkey sign-in ({% totp_passkey_sign_in %}): asks the server for a challenge (a POST with
+// the form's CSRF token), runs navigator.credentials.get() with no allowCredentials, then posts
+// the answer through the form, like a code. Where the browser offers passkey autofill
+// (conditional mediation), the page's username field offers the passkeys too. The button stays
+// hidden where the browser has no WebAuthn.
+(function () {
+  "use strict";
+  var form = document.querySelector("[data-totp-passkey]");
+  if (!form) return;
+  var button = form.querySelector("[data-totp-passkey-start]");
+  var field = form.querySelector("[data-totp-passkey-credential]");
+  var status = form.querySelector("[data-totp-passkey-status]");
+  var config = JSON.parse(document.getElementById("totp-passkey-config").textContent);
+  var csrf = form.querySelector("input[name=csrfmiddlewaretoken]").value;
+
+  if (!window.PublicKeyCredential || !navigator.credentials || !window.isSecureContext) return;
+
+  function say(text) {
+    status.textContent = text;
+    status.hidden = false;
+  }
+
+  function fromBase64url(text) {
+    var base64 = text.replace(/-/g, "+").replace(/_/g, "/");
+    var binary = atob(base64 + "===".slice((base64.length + 3) % 4));
+    return Uint8Array.from(binary, function (c) { return c.charCodeAt(0); }).buffer;
+  }
+
+  function toBase64url(buffer) {
+    var binary = String.fromCharCode.apply(null, new Uint8Array(buffer));
+    return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  }
+
+  function publicKey(options) {
+    if (PublicKeyCredential.parseRequestOptionsFromJSON) {
+      return PublicKeyCredential.parseRequestOptionsFromJSON(options);
+    }
+    var requested = Object.assign({}, options);
+    requested.challenge = fromBase64url(options.challenge);
+    requested.allowCredentials = [];
+    return requested;
+  }
+
+  function toJSON(credential) {
+    if (typeof credential.toJSON === "function") return credential.toJSON();
+    var r = credential.response;
+    return {
+      id: credential.id,
+      rawId: toBase64url(credential.rawId),
+      type: credential.type,
+      authenticatorAttachment: credential.authenticatorAttachment || null,
+      response: {
+        clientDataJSON: toBase64url(r.clientDataJSON),
+        authenticatorData: toBase64url(r.authenticatorData),
+        signature: toBase64url(r.signature),
+        userHandle: r.userHandle ? toBase64url(r.userHandle) : null,
+      },
+      clientExtensionResults: credential.getClientExtensionResults(),
+    };
+  }
+
+  // A challenge for this page: one POST, reused until an answer is posted (the server keeps
+  // one per session and purpose).
+  var pending = null;
+  function challenge() {
+    if (!pending) {
+      pending = fetch(config.begin, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "X-CSRFToken": csrf, Accept: "application/json" },
+      }).then(function (response) {
+        if (response.status === 429) throw { name: "RateLimited" };
+        if (!response.ok) throw { name: "Failed" };
+        return response.json();
+      });
+      pending.catch(function () { pending = null; });
+    }
+    return pending;
+  }
+
+  function send(credential) {
+    field.value = JSON.stringify(toJSON(credential));
+    form.submit();
+  }
+
+  var autofill = null; // the AbortController of a pending conditional request
+
+  function failed(error) {
+    button.disabled = false;
+    if (error && error.name === "RateLimited") say(config.messages.limited);
+    else if (error && error.name === "NotAllowedError") say(config.messages.cancelled);
+    else if (error && error.name !== "AbortError") say(config.messages.failed);
+  }
+
+  button.hidden = false;
+  button.addEventListener("click", function () {
+    status.hidden = true;
+    button.disabled = true;
+    if (autofill) autofill.abort();
+    challenge().then(function (options) {
+      return navigator.credentials.get({ publicKey: publicKey(options) });
+    }).then(send, failed);
+  });
+
+  // Passkey autofill: the username field offers passkeys beside saved usernames.
+  var username = document.querySelector('input[autocomplete~="username"]');
+  if (!username || !PublicKeyCredential.isConditionalMediationAvailable) return;
+  PublicKeyCredential.isConditionalMediationAvailable().then(function (available) {
+    if (!available) return;
+    if (!/\bwebauthn\b/.test(username.getAttribute("autocomplete"))) {
+      username.setAttribute("autocomplete", username.getAttribute("autocomplete") + " webauthn");
+    }
+    autofill = new AbortController();
+    var signal = autofill.signal;
+    return challenge().then(function (options) {
+      return navigator.credentials.get({
+        publicKey: publicKey(options),
+        mediation: "conditional",
+        signal: signal,
+      });
+    }).then(send, function (error) {
+      if (!signal.aborted) failed(error);
+    });
+  });
+})();
