@@ -75,7 +75,7 @@ def begin_registration(request: HttpRequest) -> str:
     """Options (JSON) for adding a security key; needs step-up like adding an app (R5, R28).
 
     The user's keys are excluded, so one authenticator is not registered twice (W4); with
-    ``TOTP_PASSKEY_SIGN_IN`` on, the key must be a passkey (``residentKey: "required"``).
+    ``TOTP_PASSKEY_SIGN_IN`` on, the key is asked to be a passkey (``residentKey: "preferred"``).
     Raises ``ImproperlyConfigured`` when WebAuthn is off or unconfigured.
     """
     stepup.require(request)

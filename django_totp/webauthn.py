@@ -131,8 +131,9 @@ def registration_options(
     """Options for ``navigator.credentials.create()``: attestation "none", the user's keys
     excluded, so one authenticator cannot be registered twice (W4).
 
-    ``discoverable`` asks for a passkey (``residentKey: "required"``), which can sign in with
-    no username (``TOTP_PASSKEY_SIGN_IN``); otherwise a discoverable credential is discouraged,
+    ``discoverable`` asks for a passkey (``residentKey: "preferred"``), which can sign in with
+    no username (``TOTP_PASSKEY_SIGN_IN``), while a key that cannot be one (an old U2F key)
+    still registers as a second factor; otherwise a discoverable credential is discouraged,
     sparing a security key's few slots.
     """
     import webauthn
@@ -153,7 +154,7 @@ def registration_options(
         attestation=AttestationConveyancePreference.NONE,
         authenticator_selection=AuthenticatorSelectionCriteria(
             resident_key=(
-                ResidentKeyRequirement.REQUIRED
+                ResidentKeyRequirement.PREFERRED
                 if discoverable
                 else ResidentKeyRequirement.DISCOURAGED
             ),

@@ -119,12 +119,12 @@ def test_switched_off_there_is_no_passkey_sign_in(settings, client, user, passke
 # -- registration asks for passkeys ----------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("on", "resident_key"), [(True, "required"), (False, "discouraged")])
+@pytest.mark.parametrize(("on", "resident_key"), [(True, "preferred"), (False, "discouraged")])
 def test_registration_asks_for_a_passkey_when_they_sign_in(user, settings, on, resident_key):
     settings.TOTP_PASSKEY_SIGN_IN = on
     options = json.loads(ceremonies.begin_registration(owner_request(user)))
     assert options["authenticatorSelection"]["residentKey"] == resident_key
-    assert options["authenticatorSelection"]["requireResidentKey"] is on
+    assert options["authenticatorSelection"]["requireResidentKey"] is False
 
 
 def test_the_settings_page_says_which_keys_sign_in_alone(client, user, passkey):
