@@ -37,15 +37,11 @@ U2F_KEY = {**USB_KEY, "protocol": "u2f", "hasUserVerification": False, "isUserVe
 
 @pytest.fixture(scope="module")
 def key_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
+    """The demo as `make demo` serves it: its own WebAuthn settings, given its port."""
     port = free_port()
     origin = f"http://localhost:{port}"
     workdir = tmp_path_factory.mktemp("key-demo")
-    with demo_server(
-        workdir,
-        "tests.browser.webauthn_settings",
-        port=port,
-        TOTP_BROWSER_WEBAUTHN_ORIGIN=origin,
-    ) as server:
+    with demo_server(workdir, port=port, DEMO_PORT=str(port)) as server:
         # The server answers at 127.0.0.1; the browser goes to the origin the settings name.
         yield dataclasses.replace(server, url=origin)
 
@@ -111,6 +107,7 @@ def test_a_person_adds_a_usb_key_and_signs_in_with_it(key_flow: Flow):
     audit = axe.Audit(flow)
     key = VirtualKey(flow.page, **USB_KEY)
     account = flow.register()
+    expect(flow.page.get_by_test_id("key-address")).to_have_count(0)  # at localhost already
     audit("enrolment: start, with the key offered")
     add_key(flow, "Blue key", audit)
     flow.save_recovery_codes(account)
@@ -180,7 +177,7 @@ def test_at_127_0_0_1_the_page_explains_instead_of_failing(key_flow: Flow, key_d
     flow = key_flow
     VirtualKey(flow.page, **USB_KEY)
     flow.base_url = key_demo.url.replace("localhost", "127.0.0.1")
-    flow.register()
+    account = flow.register()
     flow.press(flow.page.get_by_role("link", name="Use a security key or passkey instead"))
     flow.field("Name").fill("Blue key")
     flow.press(flow.page.get_by_role("button", name="Add security key"))
@@ -188,3 +185,24 @@ def test_at_127_0_0_1_the_page_explains_instead_of_failing(key_flow: Flow, key_d
         "Security keys do not work at this address of the site. Use its usual address."
     )
     expect(flow.heading("Add a security key or passkey")).to_be_visible()
+
+    # The demo links to this page at localhost: one click there, sign in, and the key is added.
+    banner = flow.page.get_by_test_id("key-address")
+    expect(banner).to_contain_text(f"work only at {key_demo.url}")
+    audit = axe.Audit(flow)
+    audit("127.0.0.1, with the link to localhost")
+    # The same site at two addresses: what was asked at 127.0.0.1 stayed there.
+    flow.assert_traffic_stayed_on_this_site()
+    flow.traffic.requests.clear()
+    flow.base_url = key_demo.url
+    flow.press(banner.get_by_role("link", name="Open this page there"))
+    expect(flow.page).to_have_url(re.compile(rf"^{re.escape(key_demo.url)}/login/\?next="))
+    flow.field("Username").fill(account.username)
+    flow.field("Password").fill(account.password)
+    flow.press_button("Sign in")
+    expect(flow.heading("Add a security key or passkey")).to_be_visible()
+    expect(banner).to_have_count(0)
+    flow.field("Name").fill("Blue key")
+    flow.press_button("Add security key")
+    expect(flow.heading("Save your recovery codes")).to_be_visible()
+    audit.check()
