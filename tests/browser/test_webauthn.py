@@ -423,3 +423,51 @@ def test_the_same_key_registered_twice_is_refused_in_the_users_language(key_flow
     flow.page.context.add_cookies([{**language, "value": "en"}])
     flow.open("/2fa/manage/")
     expect(flow.page.locator(".totp-keys li")).to_have_count(1)
+
+
+# -- the admin's list of keys --------------------------------------------------------------------
+
+
+def test_staff_find_a_key_in_the_admins_key_list_and_reset_its_owner(
+    key_flow: Flow, browser: Browser, viewport: Viewport, key_demo: DemoServer
+):
+    from .test_admin import confirm, sign_in_as_staff
+
+    flow = key_flow
+    key = VirtualKey(flow.page, **USB_KEY)
+    account = flow.register()
+    add_key(flow, "Blue key")
+    flow.save_recovery_codes(account)
+    (credential,) = key.credentials()
+
+    context = browser.new_context(**viewport.context_options())
+    try:
+        staff_flow = Flow(context.new_page(), key_demo.url, viewport)
+        staff = sign_in_as_staff(staff_flow, viewport)
+        staff_flow.open("/admin/django_totp/webauthncredential/")
+        row = staff_flow.page.locator("#result_list tbody tr").filter(has_text=account.username)
+        expect(row).to_contain_text("Blue key")
+        audit = axe.Audit(staff_flow)
+        audit("admin: security keys")
+        html = staff_flow.page.content()
+        assert credential["credentialId"] not in html and credential["privateKey"] not in html
+
+        row.locator("input.action-select").check()
+        staff_flow.page.select_option("select[name=action]", "reset_two_factor")
+        with staff_flow.page.expect_navigation():
+            # "Run" since Django 6.1, "Go" before.
+            run = staff_flow.page.locator(".actions").get_by_role("button")
+            staff_flow.press(run.filter(has_text=re.compile(r"^(Run|Go)$")))
+        confirm(staff_flow, staff, "Reset two-factor authentication?", "Yes, reset")
+        done = staff_flow.page.get_by_text("Two-factor authentication was reset for 1 user.")
+        expect(done).to_be_visible()
+        expect(staff_flow.page.locator("#result_list tbody tr")).to_have_count(0)
+        audit.check()
+        staff_flow.assert_traffic_stayed_on_this_site()
+        staff_flow.assert_no_csp_violations()
+    finally:
+        context.close()
+
+    # The person's session, verified with the key, is over.
+    flow.open("/account/")
+    expect(flow.page).to_have_url(re.compile(r"/login/\?next=/account/$"))
