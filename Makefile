@@ -49,10 +49,12 @@ $(STAMP): setup.cfg pyproject.toml requirements/dev.txt
 	$(BIN)/python -m pip install --quiet -e ".[test,browser]" -r requirements/dev.txt
 	touch $@
 
+# Served on 127.0.0.1, opened as localhost: browsers allow security keys (WebAuthn) over http at
+# localhost only. DEMO_PORT tells the demo's settings the origin its keys belong to.
 demo: venv
 	$(BIN)/python manage.py migrate --noinput
-	@echo "Demo site: http://127.0.0.1:$(PORT)/"
-	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
+	@echo "Demo site: http://localhost:$(PORT)/ (security keys work at localhost, not at 127.0.0.1)"
+	DEMO_PORT=$(PORT) $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
 # PostgreSQL server binaries for tests/pg.py. Debian's postgresql-common would create and start
 # a "main" cluster on install; switch that off first, as the Docker postgres image does.

@@ -106,6 +106,8 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                # key_address: where security keys work, on pages served elsewhere.
+                "demo_project.context_processors.key_address",
                 # csp_nonce for the templates' <script> tags (Django 6.0+).
                 *(["django.template.context_processors.csp"] if CSP is not None else []),
             ]
@@ -182,6 +184,19 @@ CRISPY_TEMPLATE_PACK = "bootstrap5"
 TOTP_REQUIRED_FOR = "everyone"
 TOTP_ISSUER = "django-totp demo"
 TOTP_REMEMBER_DAYS = 30
+
+# Security keys and passkeys. Browsers allow WebAuthn over http at localhost only, never at an
+# IP address, so keys work at http://localhost:<port>/ and the demo's pages served at 127.0.0.1
+# link there (context_processors.key_address). `make demo` passes its PORT as DEMO_PORT.
+try:
+    DEMO_PORT = int(os.environ.get("DEMO_PORT", "8000"))
+except ValueError:
+    raise ImproperlyConfigured("DEMO_PORT must be a port number, e.g. 8000.") from None
+TOTP_WEBAUTHN = True
+TOTP_WEBAUTHN_RP_ID = "localhost"
+TOTP_WEBAUTHN_ORIGINS = [f"http://localhost:{DEMO_PORT}"]
+# Passkey sign-in: the login page's "Sign in with a passkey" button and passkey autofill.
+TOTP_PASSKEY_SIGN_IN = True
 
 # django_totp's e-mail notices (2FA reset, device added or removed, lock) go to the console here.
 # Django 6.1 configures mail through MAILERS (EMAIL_BACKEND is deprecated there).

@@ -54,4 +54,5 @@ def register(request: HttpRequest) -> HttpResponse:
 def account(request: HttpRequest) -> HttpResponse:
     """Only reachable by a verified session: TOTPMiddleware sends everyone else to verify."""
     devices = request.user.totp_devices.filter(confirmed=True).order_by("created_at")
-    return render(request, "account.html", {"devices": devices})
+    keys = request.user.webauthn_credentials.order_by("created_at")
+    return render(request, "account.html", {"devices": devices, "keys": keys})

@@ -46,10 +46,10 @@ if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
 
     # Django's admin classes are generic in the stubs only (not subscriptable at run time).
-    _DeviceAdmin = admin.ModelAdmin[TOTPDevice]
+    _AnyDeviceAdmin = admin.ModelAdmin[Any]
     _DeviceInline = admin.TabularInline[TOTPDevice, AbstractBaseUser]
 else:
-    _DeviceAdmin = admin.ModelAdmin
+    _AnyDeviceAdmin = admin.ModelAdmin
     _DeviceInline = admin.TabularInline
 
 
@@ -123,58 +123,22 @@ class LockedListFilter(admin.SimpleListFilter):
         return queryset
 
 
-@admin.register(TOTPDevice)
-class TOTPDeviceAdmin(_DeviceAdmin):
-    list_display = [
-        "user",
-        "name",
-        "confirmed",
-        "created_at",
-        "last_used_at",
-        "failure_count",
-        "locked",
-    ]
-    list_filter = ["confirmed", LockedListFilter]
-    list_select_related = ["user"]
-    ordering = ["-created_at"]
-    # SECURITY: no form field ever carries the secret; it is excluded, not just read-only (R7).
-    fields = [
-        "user",
-        "name",
-        "confirmed",
-        "created_at",
-        "confirmed_at",
-        "last_used_at",
-        "failure_count",
-        "last_failure_at",
-    ]
-    readonly_fields = [
-        "user",
-        "confirmed",
-        "created_at",
-        "confirmed_at",
-        "last_used_at",
-        "failure_count",
-        "last_failure_at",
-    ]
-    actions = ["reset_two_factor", "unlock_devices"]
-    # Adds a link to the roll-out page to the list's tools.
-    change_list_template = "django_totp/admin/device_change_list.html"
+class RemovedByResetAdmin(_AnyDeviceAdmin):
+    """What the device lists of both kinds share: no adding, and no removal but the reset.
 
-    @admin.display(boolean=True, description=_("locked"))
-    def locked(self, device: TOTPDevice) -> bool:
-        return device.is_locked
+    A device is created only by its owner's enrolment, which proves possession (R4). It goes
+    away only through ``services.reset_user``, after the confirmation flow, or with its user;
+    Django's generic delete page and bulk action are off (R32). Only superusers act on
+    superusers.
+    """
+
+    actions = ["reset_two_factor"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         # Devices are created only by their owner's enrolment, which proves possession (R4).
         return False
 
-    def has_change_permission(self, request: HttpRequest, obj: TOTPDevice | None = None) -> bool:
-        # Unlocking is a change; renaming a superuser's device is left to superusers too.
-        allowed = super().has_change_permission(request, obj)
-        return allowed and (obj is None or policy.may_manage(request.user, obj.user))
-
-    def has_delete_permission(self, request: HttpRequest, obj: TOTPDevice | None = None) -> bool:
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         """The permission for the reset flow, and for deleting a user with devices.
 
         Django asks it for each device when a user is deleted (the cascade removes the
@@ -218,7 +182,7 @@ class TOTPDeviceAdmin(_DeviceAdmin):
 
     def get_object(
         self, request: HttpRequest, object_id: str, from_field: str | None = None
-    ) -> TOTPDevice | None:
+    ) -> Any:
         # An id no row can have is "no such device", whatever the database backend says.
         if from_field is None and pk_value(self.model, object_id) is None:
             return None
@@ -247,19 +211,17 @@ class TOTPDeviceAdmin(_DeviceAdmin):
             names.append(email)
         return [f"user__{name}" for name in names] + ["name"]
 
-    # -- reset and unlock: one confirmation flow each, for the actions and the user panel --
-
     def confirm_and_reset(
         self,
         request: HttpRequest,
-        devices: QuerySet[TOTPDevice],
+        devices: QuerySet[Any],
         *,
         cancel_url: str,
         action: str,
         user: AbstractBaseUser | None = None,
     ) -> HttpResponse | None:
-        """Confirm, then reset every user owning one of ``devices`` (or ``user``, who may have
-        security keys only); None when done or refused.
+        """Confirm, then reset every user owning one of ``devices`` (apps or keys), or
+        ``user``, who may have security keys only; None when done or refused.
 
         ``action`` is the admin action's name when called from the changelist, else ``""``.
         """
@@ -286,6 +248,8 @@ class TOTPDeviceAdmin(_DeviceAdmin):
         for user in users.values():
             for device in TOTPDevice.objects.filter(user_id=user.pk):
                 _log(request, device, DELETION, "Reset two-factor authentication")
+            for key in WebAuthnCredential.objects.filter(user_id=user.pk):
+                _log(request, key, DELETION, "Reset two-factor authentication")
             _log(request, user, CHANGE, "Reset two-factor authentication")
             services.reset_user(user, actor=signed_in_user(request), request=request)
         self.message_user(
@@ -299,6 +263,80 @@ class TOTPDeviceAdmin(_DeviceAdmin):
             messages.SUCCESS,
         )
         return None
+
+    def _confirmation(self, request: HttpRequest, template: str, **context: Any) -> HttpResponse:
+        context = {
+            **self.admin_site.each_context(request),
+            **context,
+            "opts": self.model._meta,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return deny_framing(request, TemplateResponse(request, template, context))
+
+    def _changelist_url(self) -> str:
+        opts = self.model._meta
+        return reverse(
+            f"{self.admin_site.name}:{opts.app_label}_{opts.model_name}_changelist",
+            current_app=self.admin_site.name,
+        )
+
+    @admin.action(description=_("Reset two-factor authentication"), permissions=["delete"])
+    def reset_two_factor(
+        self, request: HttpRequest, queryset: QuerySet[Any]
+    ) -> HttpResponse | None:
+        return self.confirm_and_reset(
+            request, queryset, cancel_url=self._changelist_url(), action="reset_two_factor"
+        )
+
+
+@admin.register(TOTPDevice)
+class TOTPDeviceAdmin(RemovedByResetAdmin):
+    list_display = [
+        "user",
+        "name",
+        "confirmed",
+        "created_at",
+        "last_used_at",
+        "failure_count",
+        "locked",
+    ]
+    list_filter = ["confirmed", LockedListFilter]
+    list_select_related = ["user"]
+    ordering = ["-created_at"]
+    # SECURITY: no form field ever carries the secret; it is excluded, not just read-only (R7).
+    fields = [
+        "user",
+        "name",
+        "confirmed",
+        "created_at",
+        "confirmed_at",
+        "last_used_at",
+        "failure_count",
+        "last_failure_at",
+    ]
+    readonly_fields = [
+        "user",
+        "confirmed",
+        "created_at",
+        "confirmed_at",
+        "last_used_at",
+        "failure_count",
+        "last_failure_at",
+    ]
+    actions = ["reset_two_factor", "unlock_devices"]
+    # Adds a link to the roll-out page to the list's tools.
+    change_list_template = "django_totp/admin/device_change_list.html"
+
+    @admin.display(boolean=True, description=_("locked"))
+    def locked(self, device: TOTPDevice) -> bool:
+        return device.is_locked
+
+    def has_change_permission(self, request: HttpRequest, obj: TOTPDevice | None = None) -> bool:
+        # Unlocking is a change; renaming a superuser's device is left to superusers too.
+        allowed = super().has_change_permission(request, obj)
+        return allowed and (obj is None or policy.may_manage(request.user, obj.user))
+
+    # -- unlock: one confirmation flow, for the action and the user panel --
 
     def confirm_and_unlock(
         self, request: HttpRequest, devices: QuerySet[TOTPDevice], *, cancel_url: str, action: str
@@ -332,30 +370,6 @@ class TOTPDeviceAdmin(_DeviceAdmin):
             messages.SUCCESS,
         )
         return None
-
-    def _confirmation(self, request: HttpRequest, template: str, **context: Any) -> HttpResponse:
-        context = {
-            **self.admin_site.each_context(request),
-            **context,
-            "opts": self.model._meta,
-            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-        }
-        return deny_framing(request, TemplateResponse(request, template, context))
-
-    def _changelist_url(self) -> str:
-        opts = self.model._meta
-        return reverse(
-            f"{self.admin_site.name}:{opts.app_label}_{opts.model_name}_changelist",
-            current_app=self.admin_site.name,
-        )
-
-    @admin.action(description=_("Reset two-factor authentication"), permissions=["delete"])
-    def reset_two_factor(
-        self, request: HttpRequest, queryset: QuerySet[TOTPDevice]
-    ) -> HttpResponse | None:
-        return self.confirm_and_reset(
-            request, queryset, cancel_url=self._changelist_url(), action="reset_two_factor"
-        )
 
     @admin.action(description=_("Unlock (clear failed attempts)"), permissions=["change"])
     def unlock_devices(
@@ -458,6 +472,52 @@ class TOTPDeviceAdmin(_DeviceAdmin):
         }
         response = TemplateResponse(request, "django_totp/admin/rollout.html", context)
         return deny_framing(request, response)
+
+
+@admin.register(WebAuthnCredential)
+class WebAuthnCredentialAdmin(RemovedByResetAdmin):
+    """The security keys and passkeys, beside the apps' list: read-only (W6).
+
+    Staff remove keys as they remove apps, with the reset of their owner's two-factor
+    authentication (``services.reset_user``): sessions ended, notice sent, admin log kept.
+    """
+
+    list_display = [
+        "user",
+        "name",
+        "key_id",
+        "transports",
+        "discoverable",
+        "backup_eligible",
+        "created_at",
+        "last_used_at",
+    ]
+    list_filter = ["backup_eligible", "discoverable"]
+    list_select_related = ["user"]
+    ordering = ["-created_at"]
+    # SECURITY: the public key, the credential id and the last challenge's digest stay out of
+    # every page; ``key_id`` shows the start of the id's digest, enough to tell keys apart.
+    fields = readonly_fields = (
+        "user",
+        "name",
+        "key_id",
+        "transports",
+        "aaguid",
+        "discoverable",
+        "backup_eligible",
+        "backup_state",
+        "sign_count",
+        "created_at",
+        "last_used_at",
+    )
+
+    @admin.display(description=_("key id (start)"))
+    def key_id(self, key: WebAuthnCredential) -> str:
+        return key.credential_id_hash[:8]
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Read-only: a key's name is its owner's to change.
+        return False
 
 
 @dataclass(frozen=True)

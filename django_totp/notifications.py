@@ -126,9 +126,11 @@ def on_devices_reset(
     actor: AbstractBaseUser | None,
     device_ids: list[int],
     request: HttpRequest | None = None,
+    credential_ids: list[int] | None = None,
     **kw: Any,
 ) -> None:
-    if not device_ids:
+    # A user with security keys only is told too (W6).
+    if not device_ids and not credential_ids:
         return
     by_owner = actor is not None and actor.pk == user.pk
     notify(user, "disabled" if by_owner else "reset", request=request)

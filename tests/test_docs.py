@@ -116,3 +116,47 @@ def test_the_docs_are_where_the_readme_says():
         "api.md",
         "contributing.md",
     } <= pages
+
+
+def webauthn_snippets() -> list[tuple[str, str]]:
+    """The "switch security keys on" code blocks of the README and the installation page."""
+    found = []
+    for path in (ROOT / "README.md", DOCS / "installation.md"):
+        for block in re.findall(r"```python\n(.*?)```", path.read_text(), re.DOTALL):
+            if "TOTP_WEBAUTHN = True" in block:
+                found.append((path.name, block))
+    return found
+
+
+def test_the_switch_security_keys_on_snippets_are_the_same_four_settings():
+    snippets = webauthn_snippets()
+    assert [name for name, _ in snippets] == ["README.md", "installation.md"]
+    assert snippets[0][1] == snippets[1][1]
+    assert len(snippets[0][1].splitlines()) == 4  # and the pip install line: five
+
+
+@pytest.mark.django_db
+def test_the_snippet_switches_security_keys_on_with_no_check_failing(settings):
+    from django.core import checks
+
+    from django_totp import webauthn
+
+    snippet: dict[str, object] = {}
+    exec(webauthn_snippets()[0][1], {}, snippet)  # noqa: S102 (our own README)
+    for name, value in snippet.items():
+        setattr(settings, name, value)
+    problems = [m for m in checks.run_checks() if m.id and m.id.startswith("django_totp.")]
+    assert [m for m in problems if m.level >= checks.ERROR] == []
+    assert [m.id for m in problems if "WEBAUTHN" in m.msg] == []
+    rp = webauthn.relying_party()
+    assert (rp.id, rp.origins, rp.user_verification) == (
+        "example.com",
+        ("https://example.com",),
+        "preferred",
+    )
+
+
+def test_the_docs_warn_that_changing_the_rp_id_orphans_every_key():
+    for page in (ROOT / "README.md", DOCS / "installation.md", DOCS / "settings.md"):
+        text = " ".join(page.read_text().split())
+        assert re.search(r"[Cc]hanging (it|`TOTP_WEBAUTHN_RP_ID`) .*orphans every", text), page

@@ -59,8 +59,17 @@ def test_the_allow_list_answers_without_a_redirect_to_verify(password_client, de
     assert not response.get("Location", "").startswith("/2fa/verify/"), path
 
 
-@pytest.mark.parametrize("path", [p for p in PATHS if p not in ALLOWED | {"/2fa/setup/"}])
+# The demo has security keys on: a key satisfies the policy as an app does (W6).
+ENROLMENT = {"/2fa/setup/", "/2fa/manage/keys/add/"}
+
+
+@pytest.mark.parametrize("path", [p for p in PATHS if p not in ALLOWED | ENROLMENT])
 def test_a_user_who_must_enrol_reaches_only_setup(password_client, path):
     response = password_client.get(path)
     assert response.status_code == 302, path
     assert response["Location"] == f"/2fa/setup/?next={quote(path, safe='')}"
+
+
+@pytest.mark.parametrize("path", sorted(ENROLMENT))
+def test_a_user_who_must_enrol_may_enrol_an_app_or_a_key(password_client, path):
+    assert password_client.get(path).status_code == 200

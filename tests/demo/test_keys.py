@@ -1,0 +1,52 @@
+"""Security keys in the demo: on for http://localhost:<DEMO_PORT>, explained elsewhere."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SHOW = "import demo_project.settings as s; print(s.TOTP_WEBAUTHN_RP_ID, *s.TOTP_WEBAUTHN_ORIGINS)"
+
+
+def origins(**environment: str) -> str:
+    env = {k: v for k, v in os.environ.items() if k != "DEMO_PORT"}
+    return subprocess.run(
+        [sys.executable, "-c", SHOW],
+        cwd=ROOT,
+        env={**env, **environment},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+
+
+def test_keys_belong_to_localhost_at_the_port_make_demo_passes():
+    assert origins() == "localhost http://localhost:8000"
+    assert origins(DEMO_PORT="8080") == "localhost http://localhost:8080"
+
+
+@pytest.mark.django_db
+def test_at_127_0_0_1_every_page_links_to_itself_at_localhost(client, settings):
+    settings.TOTP_WEBAUTHN_ORIGINS = ["http://localhost:8000"]
+    page = client.get("/register/?x=1", HTTP_HOST="127.0.0.1:8000").content.decode()
+    assert 'href="http://localhost:8000/register/?x=1"' in page
+    assert "work only at <strong>http://localhost:8000</strong>" in page
+
+
+@pytest.mark.django_db
+def test_at_localhost_no_link(client, settings):
+    settings.TOTP_WEBAUTHN_ORIGINS = ["http://localhost:8000"]
+    page = client.get("/register/", HTTP_HOST="localhost:8000").content.decode()
+    assert 'data-testid="key-address"' not in page
+
+
+@pytest.mark.django_db
+def test_with_keys_off_no_link(client, settings):
+    settings.TOTP_WEBAUTHN = False
+    page = client.get("/register/", HTTP_HOST="127.0.0.1:8000").content.decode()
+    assert 'data-testid="key-address"' not in page
