@@ -18,7 +18,7 @@ from playwright.sync_api import Browser, CDPSession, Locator, Page, expect
 from . import axe
 from .conftest import FAILED
 from .flow import Account, Flow, Viewport
-from .server import DemoServer, demo_server, free_port
+from .server import STAFF_PASSWORD, DemoServer, demo_server, free_port
 
 USB_KEY = {
     "protocol": "ctap2",
@@ -126,6 +126,33 @@ def test_a_person_adds_a_usb_key_and_signs_in_with_it(key_flow: Flow):
     (credential,) = key.credentials()
     assert credential["signCount"] > registered
     audit.check()
+
+
+def test_a_superuser_signs_in_with_a_usb_key_and_the_admin_opens(
+    key_flow: Flow, key_demo: DemoServer, viewport: Viewport
+):
+    flow = key_flow
+    VirtualKey(flow.page, **USB_KEY)
+    admin = Account(f"key-admin-{viewport.name}", password=STAFF_PASSWORD)
+    key_demo.manage(
+        "shell",
+        "--no-imports",
+        "-c",
+        "from django.contrib.auth import get_user_model; get_user_model().objects"
+        f".create_superuser({admin.username!r}, '', {admin.password!r})",
+    )
+    flow.open("/login/")
+    flow.field("Username").fill(admin.username)
+    flow.field("Password").fill(admin.password)
+    flow.press_button("Sign in")
+    add_key(flow, "Admin key")
+    flow.save_recovery_codes(admin)
+    flow.sign_out()
+    sign_in_with_password(flow, admin)
+    use_key(flow)
+    flow.open("/admin/")
+    expect(flow.heading("Site administration")).to_be_visible()
+    flow.assert_no_csp_violations()
 
 
 def test_a_cloned_key_is_refused(key_flow: Flow):
