@@ -175,6 +175,7 @@ def finish(request: HttpRequest, response: Any) -> SignIn:
     if backend is None:
         return _refused(request, Outcome.INVALID, "user_refused", user=user, key=key)
     # The anonymous session's key changes here (login) and again as it is recorded verified.
+    session.sign_in_with_both_factors(request)
     login(request, user, backend=backend)
     if not session.mark_verified(request, key, VerificationMethod.WEBAUTHN):
         # Removed by a reset between the check and now: that reset wins.

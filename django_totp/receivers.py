@@ -24,6 +24,8 @@ def start_pending_stage(
         return
     session.start_pending(request)
     services.tell_of_staff_reset(request, user)
+    if session.signing_in_with_both_factors(request):
+        return  # a passkey: its own record follows, no remembered browser is looked for
     cookie = request.COOKIES.get(conf.TOTP_REMEMBER_COOKIE_NAME)
     services.sign_in_remembered(request, user, cookie)
 

@@ -415,3 +415,16 @@ def pop_challenge(request: HttpRequest, purpose: str, now: float | None = None) 
         return base64.urlsafe_b64decode(value)
     except ValueError:  # binascii.Error: not what store_challenge wrote
         return None
+
+
+# Set on the request by a sign-in that is both factors at once (a passkey), for the password-
+# login receiver: no remembered browser stands in for a second factor there.
+_BOTH_FACTORS = "_totp_both_factors"
+
+
+def sign_in_with_both_factors(request: HttpRequest) -> None:
+    setattr(request, _BOTH_FACTORS, True)
+
+
+def signing_in_with_both_factors(request: HttpRequest) -> bool:
+    return bool(getattr(request, _BOTH_FACTORS, False))

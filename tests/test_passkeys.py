@@ -23,7 +23,7 @@ from django.http import HttpResponse
 from django.template import Context, Template
 from django.test import RequestFactory
 
-from django_totp import ceremonies, checks, passkeys, services, session, signals, stepup
+from django_totp import ceremonies, checks, passkeys, remember, services, session, signals, stepup
 from django_totp.ceremonies import Purpose
 from django_totp.conf import InvalidSetting, conf
 from django_totp.models import VerificationMethod, VerifiedSession, WebAuthnCredential
@@ -505,3 +505,18 @@ def test_the_template_tag_renders_a_hidden_button_and_no_inline_script(rf):
     assert '<script id="totp-passkey-config" type="application/json">' in html
     assert '"begin": "/2fa/passkey/begin/"' in html
     assert html.count("<script") == 2 and "django_totp/passkey.js" in html
+
+
+def test_a_passkey_sign_in_is_not_reported_as_a_remembered_browser(
+    user, passkey, receive, settings
+):
+    """The password-login receiver looks for a remember cookie; a passkey needs none."""
+    settings.TOTP_REMEMBER_DAYS = 30
+    remembered = receive(signals.remembered_browser_used)
+    request = anonymous_request()
+    key = WebAuthnCredential.objects.get(user=user)
+    request.COOKIES[conf.TOTP_REMEMBER_COOKIE_NAME] = remember.cookie_value(user, key)
+    options = passkeys.begin(request)
+    assert passkeys.finish(request, passkey.get(options)).accepted
+    assert remembered == []
+    assert session.load_state(request).method == VerificationMethod.WEBAUTHN
