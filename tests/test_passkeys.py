@@ -504,7 +504,8 @@ def test_the_template_tag_renders_a_hidden_button_and_no_inline_script(rf):
     assert 'name="next" value="/private/"' in html
     assert '<script id="totp-passkey-config" type="application/json">' in html
     assert '"begin": "/2fa/passkey/begin/"' in html
-    assert html.count("<script") == 2 and "django_totp/passkey.js" in html
+    assert html.count("<script") == 3 and "django_totp/passkey.js" in html
+    assert html.index("django_totp/webauthn-json.js") < html.index("django_totp/passkey.js")
 
 
 def test_a_passkey_sign_in_is_not_reported_as_a_remembered_browser(

@@ -18,12 +18,9 @@ from . import axe
 from .conftest import FAILED
 from .flow import Account, Flow, Viewport
 from .server import DemoServer, demo_server, free_port
-from .test_webauthn import PLATFORM_PASSKEY, VirtualKey, add_key
+from .test_webauthn import NO_AUTOFILL, PLATFORM_PASSKEY, VirtualKey, add_key
 
 REFUSED = "This passkey could not be used to sign in. Try again, or sign in with your password."
-# A browser without passkey autofill (conditional mediation): only the button signs in. With
-# it, Chromium's virtual authenticator picks the passkey offered in the username field at once.
-NO_AUTOFILL = "PublicKeyCredential.isConditionalMediationAvailable = () => Promise.resolve(false);"
 
 
 @pytest.fixture(scope="module")

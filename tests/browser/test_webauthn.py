@@ -35,6 +35,12 @@ PLATFORM_PASSKEY = {**USB_KEY, "transport": "internal", "hasResidentKey": True}
 U2F_KEY = {**USB_KEY, "protocol": "u2f", "hasUserVerification": False, "isUserVerified": False}
 
 
+# A browser without passkey autofill (conditional mediation). The demo has passkey sign-in on,
+# and with autofill Chromium's virtual authenticator picks a passkey offered in the username
+# field as soon as the login page loads: a person is asked first.
+NO_AUTOFILL = "PublicKeyCredential.isConditionalMediationAvailable = () => Promise.resolve(false);"
+
+
 @pytest.fixture(scope="module")
 def key_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
     """The demo as `make demo` serves it: its own WebAuthn settings, given its port."""
@@ -50,6 +56,8 @@ def key_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
 def key_flow(
     request: pytest.FixtureRequest, page: Page, key_demo: DemoServer, viewport: Viewport
 ) -> Iterator[Flow]:
+    # These are the second factor's tests: the password first, then the key.
+    page.add_init_script(NO_AUTOFILL)
     person = Flow(page, key_demo.url, viewport)
     yield person
     if request.node.stash.get(FAILED, False):
@@ -255,6 +263,7 @@ def uv_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
 def uv_flow(
     request: pytest.FixtureRequest, page: Page, uv_demo: DemoServer, viewport: Viewport
 ) -> Iterator[Flow]:
+    page.add_init_script(NO_AUTOFILL)
     person = Flow(page, uv_demo.url, viewport)
     yield person
     if request.node.stash.get(FAILED, False):

@@ -20,44 +20,7 @@
     status.hidden = false;
   }
 
-  function fromBase64url(text) {
-    var base64 = text.replace(/-/g, "+").replace(/_/g, "/");
-    var binary = atob(base64 + "===".slice((base64.length + 3) % 4));
-    return Uint8Array.from(binary, function (c) { return c.charCodeAt(0); }).buffer;
-  }
-
-  function toBase64url(buffer) {
-    var binary = String.fromCharCode.apply(null, new Uint8Array(buffer));
-    return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-  }
-
-  function publicKey(options) {
-    if (PublicKeyCredential.parseRequestOptionsFromJSON) {
-      return PublicKeyCredential.parseRequestOptionsFromJSON(options);
-    }
-    var requested = Object.assign({}, options);
-    requested.challenge = fromBase64url(options.challenge);
-    requested.allowCredentials = [];
-    return requested;
-  }
-
-  function toJSON(credential) {
-    if (typeof credential.toJSON === "function") return credential.toJSON();
-    var r = credential.response;
-    return {
-      id: credential.id,
-      rawId: toBase64url(credential.rawId),
-      type: credential.type,
-      authenticatorAttachment: credential.authenticatorAttachment || null,
-      response: {
-        clientDataJSON: toBase64url(r.clientDataJSON),
-        authenticatorData: toBase64url(r.authenticatorData),
-        signature: toBase64url(r.signature),
-        userHandle: r.userHandle ? toBase64url(r.userHandle) : null,
-      },
-      clientExtensionResults: credential.getClientExtensionResults(),
-    };
-  }
+  var json = window.djangoTotpWebAuthn; // webauthn-json.js, loaded first
 
   // A challenge for this page: one POST, reused until an answer is posted (the server keeps
   // one per session and purpose).
@@ -79,7 +42,7 @@
   }
 
   function send(credential) {
-    field.value = JSON.stringify(toJSON(credential));
+    field.value = JSON.stringify(json.credentialJSON("get", credential));
     form.submit();
   }
 
@@ -98,7 +61,7 @@
     button.disabled = true;
     if (autofill) autofill.abort();
     challenge().then(function (options) {
-      return navigator.credentials.get({ publicKey: publicKey(options) });
+      return navigator.credentials.get({ publicKey: json.publicKey("get", options) });
     }).then(send, failed);
   });
 
@@ -114,7 +77,7 @@
     var signal = autofill.signal;
     return challenge().then(function (options) {
       return navigator.credentials.get({
-        publicKey: publicKey(options),
+        publicKey: json.publicKey("get", options),
         mediation: "conditional",
         signal: signal,
       });
