@@ -8,13 +8,11 @@ what lets one through. Runs on SQLite (a file database) and, under ``tests.pg``,
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
 
 import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.sessions.backends.db import SessionStore
-from django.db import connections
 from django.test import RequestFactory
 
 from django_totp import passkeys, session
@@ -22,6 +20,7 @@ from django_totp.models import VerifiedSession
 from django_totp.services import Outcome
 
 from .authenticator import SoftAuthenticator
+from .concurrency import at_once
 from .test_passkeys import anonymous_request, passkeys_on, register_passkey  # noqa: F401
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -37,31 +36,17 @@ def test_one_sign_in_submitted_at_once_signs_in_exactly_once(user, counting):
     anonymous.session.save()
     key = anonymous.session.session_key
 
-    barrier = threading.Barrier(SUBMISSIONS)
-    outcomes: list[object] = []
-    lock = threading.Lock()
+    def load() -> object:
+        request = RequestFactory().post("/2fa/passkey/finish/")
+        request.session = SessionStore(key)
+        request.session.load()
+        request.user = AnonymousUser()
+        assert session.CHALLENGE_KEY in request.session  # every one sees the challenge
+        return request
 
-    def submit() -> None:
-        try:
-            request = RequestFactory().post("/2fa/passkey/finish/")
-            request.session = SessionStore(key)
-            request.session.load()
-            request.user = AnonymousUser()
-            assert session.CHALLENGE_KEY in request.session  # every one sees the challenge
-            barrier.wait()
-            outcome: object = passkeys.finish(request, response).result.outcome
-        except Exception as error:  # an exception escaping the service is a finding
-            outcome = repr(error)
-        finally:
-            connections.close_all()
-        with lock:
-            outcomes.append(outcome)
-
-    threads = [threading.Thread(target=submit) for _ in range(SUBMISSIONS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    outcomes = at_once(
+        SUBMISSIONS, lambda request: passkeys.finish(request, response).result.outcome, load
+    )
     counted = Counter(outcomes)
     print(f"\n{SUBMISSIONS} concurrent passkey sign-ins with one assertion: {dict(counted)}")
     assert counted == Counter({Outcome.ACCEPTED: 1, Outcome.REPLAYED: SUBMISSIONS - 1})

@@ -9,12 +9,10 @@ PostgreSQL.
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
 
 import pytest
 from django.contrib.sessions.backends.db import SessionStore
-from django.db import connections
 from django.test import RequestFactory
 
 from django_totp import ceremonies, session, signals
@@ -22,6 +20,7 @@ from django_totp.models import WebAuthnCredential
 from django_totp.services import Outcome
 
 from .authenticator import SoftAuthenticator
+from .concurrency import at_once
 from .conftest import owner_request
 from .test_webauthn import register, webauthn_on  # noqa: F401
 
@@ -49,29 +48,15 @@ def test_one_assertion_submitted_at_once_is_accepted_exactly_once(user, counting
     key = pending.session.session_key
     response = authenticator.get(options)
 
-    barrier = threading.Barrier(SUBMISSIONS)
-    outcomes: list[object] = []
-    lock = threading.Lock()
+    def load() -> object:
+        request = request_of(user, key)
+        request.session.load()
+        assert session.CHALLENGE_KEY in request.session  # every one sees the challenge
+        return request
 
-    def submit() -> None:
-        try:
-            request = request_of(user, key)
-            request.session.load()
-            assert session.CHALLENGE_KEY in request.session  # every one sees the challenge
-            barrier.wait()
-            outcome: object = ceremonies.verify_assertion(request, response).outcome
-        except Exception as error:  # an exception escaping the service is a finding
-            outcome = repr(error)
-        finally:
-            connections.close_all()
-        with lock:
-            outcomes.append(outcome)
-
-    threads = [threading.Thread(target=submit) for _ in range(SUBMISSIONS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    outcomes = at_once(
+        SUBMISSIONS, lambda request: ceremonies.verify_assertion(request, response).outcome, load
+    )
     counted = Counter(outcomes)
     print(f"\n{SUBMISSIONS} concurrent submissions of one assertion: {dict(counted)}")
     assert counted == Counter({Outcome.ACCEPTED: 1, Outcome.REPLAYED: SUBMISSIONS - 1})

@@ -5,11 +5,9 @@ On SQLite (a file database) and, under ``tests.pg``, on PostgreSQL.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 
 import pytest
-from django.db import connections
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice as OTPDevice
 
@@ -17,35 +15,21 @@ from django_totp import imports, services
 from django_totp.imports import service
 from django_totp.models import ImportedRow, RecoveryCode, TOTPAccount, TOTPDevice
 
+from ..concurrency import at_once
 from ..conftest import owner_request
 
 pytestmark = pytest.mark.django_db(transaction=True)
 RUNS = 8
 
 
-def at_once(tasks: list[Callable[[], object]]) -> list[object]:
-    """Each task in its own thread with its own connection, released together."""
-    barrier = threading.Barrier(len(tasks))
-    results: list[object] = []
-    lock = threading.Lock()
+def together(tasks: list[Callable[[], object]]) -> list[object]:
+    """Each task in a thread of its own, released together; an exception as its repr."""
+    waiting = list(tasks)
+    return at_once(len(tasks), lambda task: task(), waiting.pop)
 
-    def worker(task: Callable[[], object]) -> None:
-        try:
-            barrier.wait()
-            result = task()
-        except Exception as error:  # noqa: BLE001
-            result = error
-        finally:
-            connections.close_all()
-        with lock:
-            results.append(result)
 
-    threads = [threading.Thread(target=worker, args=(task,)) for task in tasks]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return results
+def escaped(results: list[object]) -> list[str]:
+    return [result for result in results if isinstance(result, str)]
 
 
 def test_runs_at_once_import_each_row_exactly_once(user):
@@ -60,8 +44,8 @@ def test_runs_at_once_import_each_row_exactly_once(user):
     def run() -> object:
         return service.import_user(user, rows, source="django-otp")
 
-    results = at_once([run] * RUNS)
-    assert not [r for r in results if isinstance(r, Exception)]
+    results = together([run] * RUNS)
+    assert not escaped(results)
     assert TOTPDevice.objects.count() == 1 and RecoveryCode.objects.count() == 2
     assert ImportedRow.objects.count() == 3
     reasons = sorted(d.reason for result in results for d in result if d.kind == "totp")
@@ -79,8 +63,8 @@ def test_an_import_racing_the_users_own_enrolment_neither_fails_nor_deadlocks(us
     def run() -> object:
         return service.import_user(user, rows, source="django-otp")
 
-    results = at_once([enrol, run])
-    assert not [r for r in results if isinstance(r, Exception)]
+    results = together([enrol, run])
+    assert not escaped(results)
     confirmed = TOTPDevice.objects.filter(user=user, confirmed=True)
     imported = ImportedRow.objects.exclude(device=None).values("device_id")
     # Either the import came first (the user then added a second device of their own, as
