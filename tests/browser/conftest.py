@@ -72,8 +72,11 @@ def page(
         context.close()
 
 
-@pytest.fixture
-def flow(request: pytest.FixtureRequest, page: Page, demo: DemoServer, viewport: Viewport):
+def person_on(
+    request: pytest.FixtureRequest, page: Page, demo: DemoServer, viewport: Viewport
+) -> Iterator[Flow]:
+    """A ``Flow`` on ``demo`` for a fixture to yield from; after a passed test, the checks
+    every test gets (traffic, CSP), after a failed one the server's log."""
     person = Flow(page, demo.url, viewport)
     yield person
     if request.node.stash.get(FAILED, False):
@@ -81,6 +84,13 @@ def flow(request: pytest.FixtureRequest, page: Page, demo: DemoServer, viewport:
     else:
         person.assert_traffic_stayed_on_this_site()
         person.assert_no_csp_violations()
+
+
+@pytest.fixture
+def flow(
+    request: pytest.FixtureRequest, page: Page, demo: DemoServer, viewport: Viewport
+) -> Iterator[Flow]:
+    yield from person_on(request, page, demo, viewport)
 
 
 @pytest.fixture

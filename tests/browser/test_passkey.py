@@ -15,7 +15,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from . import axe
-from .conftest import FAILED
+from .conftest import person_on
 from .flow import Account, Flow, Viewport
 from .server import DemoServer, demo_server, free_port
 from .test_webauthn import NO_AUTOFILL, PLATFORM_PASSKEY, VirtualKey, add_key
@@ -38,13 +38,7 @@ def passkey_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServe
 def passkey_flow(
     request: pytest.FixtureRequest, page: Page, passkey_demo: DemoServer, viewport: Viewport
 ) -> Iterator[Flow]:
-    person = Flow(page, passkey_demo.url, viewport)
-    yield person
-    if request.node.stash.get(FAILED, False):
-        print(f"The demo server's log ({passkey_demo.log}) ends with:\n{passkey_demo.log_tail()}")
-    else:
-        person.assert_traffic_stayed_on_this_site()
-        person.assert_no_csp_violations()
+    yield from person_on(request, page, passkey_demo, viewport)
 
 
 def register_with_passkey(flow: Flow, audit: axe.Audit | None = None) -> Account:

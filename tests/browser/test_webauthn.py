@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import Browser, CDPSession, Locator, Page, expect
 
 from . import axe
-from .conftest import FAILED
+from .conftest import person_on
 from .flow import Account, Flow, Viewport
 from .server import STAFF_PASSWORD, DemoServer, demo_server, free_port
 
@@ -58,13 +58,7 @@ def key_flow(
 ) -> Iterator[Flow]:
     # These are the second factor's tests: the password first, then the key.
     page.add_init_script(NO_AUTOFILL)
-    person = Flow(page, key_demo.url, viewport)
-    yield person
-    if request.node.stash.get(FAILED, False):
-        print(f"The demo server's log ({key_demo.log}) ends with:\n{key_demo.log_tail()}")
-    else:
-        person.assert_traffic_stayed_on_this_site()
-        person.assert_no_csp_violations()
+    yield from person_on(request, page, key_demo, viewport)
 
 
 class VirtualKey:
@@ -264,13 +258,7 @@ def uv_flow(
     request: pytest.FixtureRequest, page: Page, uv_demo: DemoServer, viewport: Viewport
 ) -> Iterator[Flow]:
     page.add_init_script(NO_AUTOFILL)
-    person = Flow(page, uv_demo.url, viewport)
-    yield person
-    if request.node.stash.get(FAILED, False):
-        print(f"The demo server's log ({uv_demo.log}) ends with:\n{uv_demo.log_tail()}")
-    else:
-        person.assert_traffic_stayed_on_this_site()
-        person.assert_no_csp_violations()
+    yield from person_on(request, page, uv_demo, viewport)
 
 
 def key_status(flow: Flow) -> Locator:
