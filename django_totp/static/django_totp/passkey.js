@@ -68,6 +68,24 @@
   // Passkey autofill: the username field offers passkeys beside saved usernames.
   var username = document.querySelector('input[autocomplete~="username"]');
   if (!username || !PublicKeyCredential.isConditionalMediationAvailable) return;
+
+  // A challenge asked for on load answers with the session cookie of the anonymous session
+  // it stored the challenge in. Should that answer arrive after a password sign-in's (a
+  // password manager submits at once), its cookie would replace the signed-in one: the site's
+  // login form waits for it instead.
+  if (username.form) {
+    username.form.addEventListener("submit", function (event) {
+      if (!pending) return;
+      var login = event.target;
+      event.preventDefault();
+      var post = function () {
+        pending = null;
+        if (autofill) autofill.abort();
+        login.submit();
+      };
+      pending.then(post, post);
+    });
+  }
   PublicKeyCredential.isConditionalMediationAvailable().then(function (available) {
     if (!available) return;
     if (!/\bwebauthn\b/.test(username.getAttribute("autocomplete"))) {
