@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime
 import enum
+import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -137,7 +138,10 @@ class Source:
     read: Callable[[Callable[[str], str]], dict[Any, UserRows]]
 
 
+@functools.cache
 def sources() -> dict[str, Source]:
+    """The sources by the name ``--from`` takes (built once, on first use: the reading
+    modules import this package)."""
     from . import allauth, django_mfa, django_otp
 
     return {
@@ -148,9 +152,6 @@ def sources() -> dict[str, Source]:
         "allauth": Source("allauth", "allauth", allauth.TABLE, allauth.read),
         "django-mfa": Source("django-mfa", "django-mfa", django_mfa.TABLE, django_mfa.read),
     }
-
-
-SOURCE_NAMES = ("django-otp", "two-factor", "allauth", "django-mfa")
 
 
 def read(

@@ -32,7 +32,7 @@ class Command(BaseCommand):
             "--from",
             dest="source",
             required=True,
-            choices=imports.SOURCE_NAMES,
+            choices=list(imports.sources()),
             help="The package: django-otp, two-factor (django-two-factor-auth) or allauth.",
         )
         parser.add_argument(
