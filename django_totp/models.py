@@ -360,6 +360,10 @@ class WebAuthnCredential(models.Model):
     last_used_at = models.DateTimeField(_("last used"), null=True, blank=True, editable=False)
     # Digest of the challenge of the last accepted assertion.
     last_challenge = models.CharField(max_length=64, blank=True, default="", editable=False)
+    # The user handle the credential was registered with where that is not its owner's
+    # ``TOTPAccount.webauthn_user_handle``: a passkey imported from another package answers
+    # with the handle that package gave it (``totp_import``).
+    user_handle = models.BinaryField(max_length=64, null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("security key")
@@ -516,6 +520,15 @@ class ImportedRow(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
         verbose_name=_("device"),
+    )
+    # The security key made of the row, while it lasts.
+    credential = models.ForeignKey(
+        WebAuthnCredential,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("security key"),
     )
     # The recovery code made of the row, while it lasts.
     recovery_code = models.ForeignKey(

@@ -164,7 +164,7 @@ def finish(request: HttpRequest, response: Any) -> SignIn:
             return _refused(request, Outcome.INVALID, "unknown_key")
         key = found[0]
         user = key.user
-        if not _handle_matches(user, parsed):
+        if not _handle_matches(key, parsed):
             return _refused(request, Outcome.INVALID, "user_handle", user=user, key=key)
         result, reason, received = ceremonies.judge_assertion(rp, key, parsed, challenge)
     if result.outcome is Outcome.CLONED:
@@ -186,8 +186,9 @@ def finish(request: HttpRequest, response: Any) -> SignIn:
     return SignIn(result, user)
 
 
-def _handle_matches(user: AbstractBaseUser, parsed: webauthn.Response) -> bool:
-    """Whether the response's user handle is the key's owner's WebAuthn user handle (W9)."""
+def _handle_matches(key: WebAuthnCredential, parsed: webauthn.Response) -> bool:
+    """Whether the response's user handle is the one ``key`` was registered with (W9): its
+    owner's WebAuthn user handle, or for a key imported from another package, that package's."""
     raw = parsed.data["response"].get("userHandle")
     if not isinstance(raw, str):
         return False  # a discoverable credential always returns its handle
@@ -195,11 +196,13 @@ def _handle_matches(user: AbstractBaseUser, parsed: webauthn.Response) -> bool:
         claimed = webauthn.b64url_decode(raw)
     except ValueError:
         return False
-    handle = (
-        TOTPAccount.objects.filter(user_id=user.pk)
-        .values_list("webauthn_user_handle", flat=True)
-        .first()
-    )
+    handle = key.user_handle
+    if handle is None:
+        handle = (
+            TOTPAccount.objects.filter(user_id=key.user_id)
+            .values_list("webauthn_user_handle", flat=True)
+            .first()
+        )
     # SECURITY: the handle the authenticator stored with the credential must be the one its
     # owner was registered with, or the credential is not the owner's (W9).
     return handle is not None and hmac.compare_digest(bytes(handle), claimed)

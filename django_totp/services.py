@@ -534,7 +534,7 @@ def remove_device(request: HttpRequest, device_id: int, *, kind: str = DeviceKin
     return True
 
 
-def withdraw_device(device: TOTPDevice) -> None:
+def withdraw_device(device: Device) -> None:
     """Remove an imported ``device`` whose row the source no longer has (``totp_import``).
 
     In the caller's transaction, which holds the account row locked. Deleting it ends the

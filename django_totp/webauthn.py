@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -324,6 +326,62 @@ def verify_assertion(
         backup_state=verified.credential_backed_up,
         user_verified=verified.user_verified,
     )
+
+
+@dataclass(frozen=True)
+class AttestedKey:
+    """A credential as the authenticator data of its registration gives it (``totp_import``)."""
+
+    rp_id_hash: bytes
+    credential_id: bytes
+    public_key: bytes
+    sign_count: int
+    aaguid: str
+    backup_eligible: bool
+    backup_state: bool
+
+
+def read_attestation(attestation_object: bytes) -> AttestedKey:
+    """The credential an attestation object registered, with the RP ID hash it was made for.
+
+    Nothing is verified here: another package verified it when the key was registered; this
+    only reads what it stored. ``WebAuthnError`` when it holds no usable credential.
+    """
+    from webauthn.helpers import parse_attestation_object
+
+    try:
+        auth_data = parse_attestation_object(attestation_object).auth_data
+        attested = auth_data.attested_credential_data
+        if attested is None:
+            raise ValueError("no attested credential")
+        check_public_key(attested.credential_public_key)
+    # Stored bytes of another package are as untrusted as a browser's (W7).
+    except Exception as error:
+        raise WebAuthnError(type(error).__name__) from error
+    return AttestedKey(
+        rp_id_hash=auth_data.rp_id_hash,
+        credential_id=attested.credential_id,
+        public_key=attested.credential_public_key,
+        sign_count=auth_data.sign_count,
+        aaguid=str(uuid.UUID(bytes=attested.aaguid)),
+        backup_eligible=auth_data.flags.be,
+        backup_state=auth_data.flags.bs,
+    )
+
+
+def check_public_key(public_key: bytes) -> None:
+    """``WebAuthnError`` unless ``public_key`` is a COSE key an assertion can be checked with."""
+    from webauthn.helpers import decode_credential_public_key
+
+    try:
+        decode_credential_public_key(public_key)
+    except Exception as error:  # as in verify_registration (W7)
+        raise WebAuthnError(type(error).__name__) from error
+
+
+def rp_id_hash(rp_id: str) -> bytes:
+    """What authenticator data carries for ``rp_id`` (WebAuthn 6.1: its SHA-256)."""
+    return hashlib.sha256(rp_id.encode()).digest()
 
 
 def counter_regressed(stored: int, received: int) -> bool:

@@ -4,8 +4,12 @@ Their tables are read with SQL, found by introspection, so the other package nee
 installed: a site can remove it first and import afterwards. Nothing here writes, to their
 tables or ours; ``service.import_user`` applies what ``plan_user`` decides, and the command
 reports it. Nothing secret leaves this package except inside a ``TOTPRow`` or ``CodeRow``.
-One module a source family: ``django_otp`` (django-otp, django-two-factor-auth), ``allauth``,
-``django_mfa``.
+One module a source family: ``django_otp`` (django-otp, django-otp-webauthn,
+django-two-factor-auth), ``allauth``, ``django_mfa``.
+
+Security keys and passkeys are bound to the relying party they were registered for: they are
+imported only when that RP ID is ours (``TOTP_WEBAUTHN_RP_ID``), read from the authenticator data
+the source kept where it kept any, else as the source's setting or ``--rp-id`` declares it.
 """
 
 from __future__ import annotations
@@ -13,14 +17,16 @@ from __future__ import annotations
 import datetime
 import enum
 import functools
+import hmac
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib.auth import get_user_model
 
-from .. import oath, recovery
+from .. import oath, recovery, webauthn
 from ..conf import conf
+from ..models import credential_id_digest
 
 MIN_KEY_BYTES = 16  # SECURITY: RFC 4226 s4 R6 asks for a shared secret of at least 128 bits
 # SECURITY: django-otp's static tokens hold whatever an admin typed; the shortest generated
@@ -40,6 +46,7 @@ class Kind(enum.StrEnum):
     PHONE = "phone"
     YUBIKEY = "yubikey"
     WEBAUTHN = "webauthn"
+    OTHER = "other"  # a kind the source added after the release the import was checked with
 
 
 class Reason(enum.StrEnum):
@@ -63,8 +70,13 @@ class Reason(enum.StrEnum):
     REMOVED_AT_SOURCE = "removed_at_source"  # imported earlier, since removed there: removed
     USED_AT_SOURCE = "used_at_source"  # imported earlier, since used there: used here too
     NO_DEVICE = "no_device"  # backup codes of a user none of whose apps could be imported
-    NOT_IMPORTABLE = "not_importable"  # SMS, e-mail, YubiKey OTP, HOTP counters, WebAuthn
+    NOT_IMPORTABLE = "not_importable"  # SMS, e-mail, YubiKey OTP, HOTP counters
     HASHED = "hashed"  # backup codes kept as password hashes: only their owner knows them
+    WEBAUTHN_OFF = "webauthn_off"  # a security key, and TOTP_WEBAUTHN is off here
+    # SECURITY: a key answers only for the RP ID it was made for; ours is another (W2).
+    RP_ID_CHANGED = "rp_id_changed"
+    RP_ID_UNKNOWN = "rp_id_unknown"  # nothing says which RP ID: give --rp-id
+    KEY_HERE = "key_here"  # the credential is registered here already (another user, row)
 
 
 @dataclass(frozen=True)
@@ -91,6 +103,68 @@ class TOTPRow:
 
 
 @dataclass(frozen=True)
+class KeyRow:
+    """A security key or passkey of the source (``credential_id`` ``None``: unreadable)."""
+
+    source_id: str
+    user_id: Any
+    name: str
+    credential_id: bytes | None
+    public_key: bytes | None
+    # From the authenticator data of the registration, where the source kept it, else the RP
+    # ID the source's settings name, if they do.
+    rp_id_hash: bytes | None = None
+    rp_id: str | None = None
+    sign_count: int = 0
+    transports: tuple[str, ...] = ()
+    aaguid: str = ""
+    backup_eligible: bool = False
+    backup_state: bool = False
+    discoverable: bool | None = None
+    # The handle the source registered the credential with: a passkey answers with it.
+    user_handle: bytes | None = None
+    confirmed: bool = True
+    created_at: datetime.datetime | None = None
+    last_used_at: datetime.datetime | None = None
+
+
+def attested_key(source_id: str, user_id: Any, attestation_object: bytes, **found: Any) -> KeyRow:
+    """A key as its registration's attestation object gives it, with what else ``found``."""
+    try:
+        attested = webauthn.read_attestation(attestation_object)
+    except (webauthn.WebAuthnError, ImportError):
+        return KeyRow(source_id, user_id, credential_id=None, public_key=None, **found)
+    return KeyRow(
+        source_id,
+        user_id,
+        credential_id=attested.credential_id,
+        public_key=attested.public_key,
+        rp_id_hash=attested.rp_id_hash,
+        sign_count=attested.sign_count,
+        aaguid=attested.aaguid,
+        backup_eligible=attested.backup_eligible,
+        backup_state=attested.backup_state,
+        **found,
+    )
+
+
+def stored_key(
+    source_id: str,
+    user_id: Any,
+    credential_id: bytes | None,
+    public_key: bytes | None,
+    **found: Any,
+) -> KeyRow:
+    """A key as the source stored its parts: unreadable unless its public key is usable."""
+    try:
+        if public_key is not None:
+            webauthn.check_public_key(public_key)
+    except (webauthn.WebAuthnError, ImportError):
+        public_key = None
+    return KeyRow(source_id, user_id, credential_id=credential_id, public_key=public_key, **found)
+
+
+@dataclass(frozen=True)
 class CodeRow:
     """An unused backup code of the source, as it was issued."""
 
@@ -113,6 +187,7 @@ class UserRows:
 
     totp: list[TOTPRow] = field(default_factory=list)
     codes: list[CodeRow] = field(default_factory=list)
+    keys: list[KeyRow] = field(default_factory=list)
     # Rows that cannot be imported, each with its reason.
     refused: list[Decision] = field(default_factory=list)
 
@@ -122,6 +197,7 @@ class Plan:
     """What an import of one user does: rows to take, and a reason for each row."""
 
     devices: list[TOTPRow] = field(default_factory=list)
+    keys: list[KeyRow] = field(default_factory=list)
     codes: list[CodeRow] = field(default_factory=list)
     # Rows an earlier run imported that the source no longer has (as unused): withdraw here.
     withdrawn: list[Decision] = field(default_factory=list)
@@ -182,6 +258,9 @@ def plan_user(
     has_own_codes: bool,
     has_imported_devices: bool,
     ended_here: bool,
+    rp_id: str | None = None,
+    declared_rp_id: str | None = None,
+    registered: frozenset[str] = frozenset(),
 ) -> Plan:
     """What to take of one user's rows: each row gets one reason (R36).
 
@@ -191,6 +270,10 @@ def plan_user(
     unused recovery codes of ours; ``has_imported_devices`` whether an earlier run gave them
     a device that is still here; ``ended_here`` whether the user's 2FA here, set up once, has
     since been reset, turned off or removed, with no imported device left.
+
+    Keys: ``rp_id`` is ours (``None`` while security keys are off), ``declared_rp_id`` the one
+    ``--rp-id`` names for keys nothing else places, ``registered`` the digests of credential ids
+    registered here already.
     """
     plan = Plan()
     ended = Reason.RESET_HERE if ended_here else None
@@ -200,8 +283,14 @@ def plan_user(
         plan.decisions.append(Decision(Kind.TOTP, row.source_id, reason))
         if reason is Reason.IMPORTED:
             plan.devices.append(row)
+    taken = set(registered)
+    for key in rows.keys:
+        reason = _key_reason(key, imported, refused_devices, rp_id, declared_rp_id, taken)
+        plan.decisions.append(Decision(Kind.WEBAUTHN, key.source_id, reason))
+        if reason is Reason.IMPORTED:
+            plan.keys.append(key)
     refused_codes = Reason.ALREADY_ENROLLED if enrolled or has_own_codes else ended
-    has_device = bool(plan.devices) or has_imported_devices
+    has_device = bool(plan.devices or plan.keys) or has_imported_devices
     for code in rows.codes:
         reason = _code_reason(code, imported, refused_codes, has_device=has_device)
         plan.decisions.append(Decision(Kind.BACKUP_CODE, code.source_id, reason))
@@ -211,9 +300,10 @@ def plan_user(
     # SECURITY: between a first run and the switch both sites are in use; a device removed
     # or a code used at the old one must not live on here (R36).
     present = {(Kind.TOTP, row.source_id) for row in rows.totp}
+    present |= {(Kind.WEBAUTHN, key.source_id) for key in rows.keys}
     present |= {(Kind.BACKUP_CODE, code.source_id) for code in rows.codes}
     for kind, source_id in sorted(still_here - present):
-        reason = Reason.REMOVED_AT_SOURCE if kind is Kind.TOTP else Reason.USED_AT_SOURCE
+        reason = Reason.USED_AT_SOURCE if kind is Kind.BACKUP_CODE else Reason.REMOVED_AT_SOURCE
         plan.withdrawn.append(Decision(kind, source_id, reason))
     plan.decisions.extend(plan.withdrawn)
     return plan
@@ -242,6 +332,41 @@ def _totp_reason(
     # and keep no per-device offset, which would also keep a wrong phone clock wrong for good.
     if abs(row.drift) > conf.TOTP_TOLERANCE:
         return Reason.CLOCK_DRIFT
+    return Reason.IMPORTED
+
+
+def _key_reason(
+    row: KeyRow,
+    imported: set[tuple[Kind, str]],
+    refused_user: Reason | None,
+    rp_id: str | None,
+    declared_rp_id: str | None,
+    taken: set[str],
+) -> Reason:
+    if (Kind.WEBAUTHN, row.source_id) in imported:
+        return Reason.ALREADY_IMPORTED
+    if refused_user is not None:
+        return refused_user
+    if not row.confirmed:
+        return Reason.UNCONFIRMED
+    if rp_id is None:
+        return Reason.WEBAUTHN_OFF
+    if row.credential_id is None or row.public_key is None:
+        return Reason.BAD_KEY
+    # SECURITY: what the authenticator signed for beats what settings say of it (W2).
+    if row.rp_id_hash is not None:
+        same = hmac.compare_digest(row.rp_id_hash, webauthn.rp_id_hash(rp_id))
+    elif (row.rp_id or declared_rp_id) is not None:
+        same = (row.rp_id or declared_rp_id or "").lower() == rp_id.lower()
+    else:
+        return Reason.RP_ID_UNKNOWN
+    if not same:
+        return Reason.RP_ID_CHANGED
+    # SECURITY: a credential belongs to one account (W4), and is imported once.
+    digest = credential_id_digest(row.credential_id)
+    if digest in taken:
+        return Reason.KEY_HERE
+    taken.add(digest)
     return Reason.IMPORTED
 
 

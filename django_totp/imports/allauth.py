@@ -3,7 +3,11 @@
 Checked against django-allauth 65.22.1. A TOTP row's ``data["secret"]`` is the base32 key as
 the site's MFA adapter encrypted it (by default, not at all); digits and period are the site's
 ``MFA_TOTP_DIGITS`` and ``MFA_TOTP_PERIOD``. Recovery codes are derived from an encrypted seed,
-``used_mask`` marking the used ones, unless the row holds ``migrated_codes``.
+``used_mask`` marking the used ones, unless the row holds ``migrated_codes``. A WebAuthn row
+keeps the browser's whole registration response (``data["credential"]``), whose attestation
+object names the RP ID (allauth took the host name of each request) and whose
+``credProps.rk`` says whether it is a passkey; allauth never stored the counter again, and its
+user handle is the user's id as ``user_pk_to_url_str`` writes it.
 """
 
 from __future__ import annotations
@@ -12,14 +16,18 @@ import base64
 import hashlib
 import hmac
 import time
+import uuid
 from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import models
+from django.utils.http import int_to_base36
 
-from .. import crypto, recovery
-from . import CodeRow, Decision, Kind, Reason, TOTPRow, UserRows, sql
+from .. import crypto, recovery, webauthn
+from . import CodeRow, Decision, KeyRow, Kind, Reason, TOTPRow, UserRows, attested_key, sql
 
 TABLE = "mfa_authenticator"
 
@@ -37,10 +45,62 @@ def read(decrypt: Callable[[str], str]) -> dict[Any, UserRows]:
             if codes is None:
                 rows.refused.append(Decision(Kind.BACKUP_CODE, str(row["id"]), Reason.BAD_KEY))
             rows.codes.extend(codes or [])
+        elif row["type"] == "webauthn":
+            rows.keys.append(_key_row(row, data))
         else:
-            refusal = Decision(Kind.WEBAUTHN, str(row["id"]), Reason.NOT_IMPORTABLE)
+            refusal = Decision(Kind.OTHER, str(row["id"]), Reason.NOT_IMPORTABLE)
             rows.refused.append(refusal)
     return dict(found)
+
+
+def _key_row(row: dict[str, Any], data: dict[str, Any]) -> KeyRow:
+    credential = data.get("credential")
+    response = credential.get("response") if isinstance(credential, dict) else None
+    attestation = response.get("attestationObject") if isinstance(response, dict) else None
+    found: dict[str, Any] = {
+        "name": data["name"][:64] if isinstance(data.get("name"), str) else "",
+        "transports": tuple(sql.list_of(response.get("transports"), str) or [])
+        if isinstance(response, dict)
+        else (),
+        "discoverable": _resident(credential),
+        "user_handle": _user_handle(row["user_id"]),
+        "created_at": sql.as_datetime(row["created_at"]),
+        "last_used_at": sql.as_datetime(row["last_used_at"]),
+    }
+    try:
+        raw = webauthn.b64url_decode(attestation) if isinstance(attestation, str) else None
+    except ValueError:
+        raw = None
+    if raw is None:
+        return KeyRow(str(row["id"]), row["user_id"], credential_id=None, public_key=None, **found)
+    return attested_key(str(row["id"]), row["user_id"], raw, **found)
+
+
+def _resident(credential: Any) -> bool | None:
+    """``credProps.rk``, as allauth's ``is_passwordless`` reads it."""
+    extensions = credential.get("clientExtensionResults") if isinstance(credential, dict) else None
+    props = extensions.get("credProps") if isinstance(extensions, dict) else None
+    rk = props.get("rk") if isinstance(props, dict) else None
+    return rk if isinstance(rk, bool) else None
+
+
+def _user_handle(user_id: Any) -> bytes:
+    """The handle allauth registers keys with: ``user_pk_to_url_str(user)``, UTF-8."""
+    pk = get_user_model()._meta.pk
+    assert pk is not None
+    return url_str(pk, user_id).encode()
+
+
+def url_str(pk: models.Field[Any, Any], user_id: Any) -> str:
+    """allauth's ``user_pk_to_url_str`` for the user whose primary key ``pk`` holds ``user_id``."""
+    value = pk.to_python(user_id)
+    if isinstance(pk, models.UUIDField):
+        text = value.hex if isinstance(value, uuid.UUID) else str(value)
+    elif isinstance(pk, models.IntegerField):
+        text = int_to_base36(int(value))
+    else:
+        text = str(value)
+    return text
 
 
 def _totp_row(row: dict[str, Any], data: dict[str, Any], decrypt: Callable[[str], str]) -> TOTPRow:

@@ -10,6 +10,7 @@ only their owner can turn back into codes, except those it migrated in plain tex
 from __future__ import annotations
 
 import base64
+import uuid
 from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
@@ -17,18 +18,20 @@ from typing import Any
 from django.conf import settings
 from django.core import signing
 
-from . import CodeRow, Decision, Kind, Reason, TOTPRow, UserRows, sql
+from . import CodeRow, Decision, KeyRow, Kind, Reason, TOTPRow, UserRows, sql, stored_key
 
 TABLE = "django_mfa_authenticator"
 ENCRYPTED_PREFIX = "mfa1:"
 SIGNING_SALT = "django_mfa.secret"
-KINDS = {"webauthn": Kind.WEBAUTHN, "email": Kind.EMAIL}
+HANDLE_TABLE = "django_mfa_mfauserhandle"
+KINDS = {"email": Kind.EMAIL}
 MAX_STEP = 2**62  # what last_used_step holds; a larger counter is a crafted row
 
 
 def read(decrypt: Callable[[str], str]) -> dict[Any, UserRows]:
     """Every user's rows; ``decrypt`` is not used: django-mfa's own format is read here."""
     found: defaultdict[Any, UserRows] = defaultdict(UserRows)
+    handles = _handles()
     names = ("id", "user_id", "type", "name", "data", "created_at", "last_used_at")
     for row in sql.select(TABLE, names):
         rows = found[row["user_id"]]
@@ -37,8 +40,10 @@ def read(decrypt: Callable[[str], str]) -> dict[Any, UserRows]:
             rows.totp.append(_totp_row(row, data))
         elif row["type"] == "recovery_codes":
             _add_codes(rows, row, data)
+        elif row["type"] == "webauthn":
+            rows.keys.append(_key_row(row, data, handles.get(row["user_id"])))
         else:
-            kind = KINDS.get(row["type"], Kind.WEBAUTHN)
+            kind = KINDS.get(row["type"], Kind.OTHER)
             rows.refused.append(Decision(kind, str(row["id"]), Reason.NOT_IMPORTABLE))
     return dict(found)
 
@@ -56,6 +61,61 @@ def _totp_row(row: dict[str, Any], data: dict[str, Any]) -> TOTPRow:
         created_at=sql.as_datetime(row["created_at"]),
         last_used_at=sql.as_datetime(row["last_used_at"]),
     )
+
+
+def _handles() -> dict[Any, bytes]:
+    """Each user's WebAuthn user handle: their ``MfaUserHandle`` UUID as text, UTF-8."""
+    if HANDLE_TABLE not in sql.tables():
+        return {}
+    handles = {}
+    for row in sql.select(HANDLE_TABLE, ("id", "user_id", "handle")):
+        try:
+            handle = row["handle"]
+            text = str(handle if isinstance(handle, uuid.UUID) else uuid.UUID(str(handle)))
+        except ValueError:
+            continue
+        handles[row["user_id"]] = text.encode()
+    return handles
+
+
+def _key_row(row: dict[str, Any], data: dict[str, Any], handle: bytes | None) -> KeyRow:
+    """A key as django-mfa stores it: fido2's attested credential data in hex, and its counter.
+
+    Its RP ID is the site's ``MFA_FIDO2_RP_ID``, which every key was registered for.
+    """
+    parts = _credential_data(data.get("credential_data"))
+    count = data.get("sign_count")
+    transports = sql.list_of(data.get("transports", []), str) or []
+    resident = data.get("resident")
+    return stored_key(
+        str(row["id"]),
+        row["user_id"],
+        parts[1] if parts else None,
+        parts[2] if parts else None,
+        name=str(row["name"] or "")[:64],
+        rp_id=getattr(settings, "MFA_FIDO2_RP_ID", None) or None,
+        sign_count=count if isinstance(count, int) and 0 <= count < 2**32 else 0,
+        transports=tuple(transports),
+        aaguid=str(uuid.UUID(bytes=parts[0])) if parts else "",
+        discoverable=resident if isinstance(resident, bool) else None,
+        user_handle=handle,
+        created_at=sql.as_datetime(row["created_at"]),
+        last_used_at=sql.as_datetime(row["last_used_at"]),
+    )
+
+
+def _credential_data(value: Any) -> tuple[bytes, bytes, bytes] | None:
+    """AAGUID, credential id and COSE key of attested credential data (WebAuthn 6.5.2)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        raw = bytes.fromhex(value)
+    except ValueError:
+        return None
+    length = int.from_bytes(raw[16:18], "big")
+    if len(raw) < 18 + length + 1:
+        return None
+    return raw[:16], raw[18 : 18 + length], raw[18 + length :]
 
 
 def _key(secret: Any) -> bytes | None:

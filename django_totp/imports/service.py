@@ -8,14 +8,17 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from .. import crypto, events, recovery, services
+from .. import crypto, events, recovery, services, webauthn
+from ..conf import conf
 from ..models import (
+    Device,
     EnrolmentGrace,
     ImportedRow,
     RecoveryCode,
     RecoveryCodeScheme,
     TOTPDevice,
     WebAuthnCredential,
+    credential_id_digest,
 )
 from ..policy import end_enrolment_grace
 from ..services import locked_account
@@ -32,36 +35,52 @@ def imported_user_ids(source: str) -> set[Any]:
 
 
 def import_user(
-    user: AbstractBaseUser, rows: UserRows, *, source: str, dry_run: bool = False
+    user: AbstractBaseUser,
+    rows: UserRows,
+    *,
+    source: str,
+    dry_run: bool = False,
+    declared_rp_id: str | None = None,
 ) -> list[Decision]:
     """Take over ``user``'s devices and unused backup codes of another package (R36).
 
     Decided under the user's account lock, so concurrent runs, or the user enrolling during
     one, cannot import a row twice or beside a device of their own. What an earlier run
     imported and the source has since removed or used is withdrawn here. ``dry_run`` decides
-    the same and rolls back. Returns a decision for every row.
+    the same and rolls back. ``declared_rp_id`` is the RP ID ``--rp-id`` names for keys whose
+    source kept neither their registration nor a setting. Returns a decision for every row.
     """
     ledger = sources()[source].ledger
     with transaction.atomic():
         locked_account(user)
         taken = ImportedRow.objects.filter(source=ledger, user_id=user.pk)
         from_imports = taken.exclude(device=None).values("device_id")
+        keys_from_imports = taken.exclude(credential=None).values("credential_id")
         devices = TOTPDevice.objects.confirmed().filter(user_id=user.pk)
+        keys = WebAuthnCredential.objects.filter(user_id=user.pk)
         unused = RecoveryCode.objects.unused().filter(user_id=user.pk)
-        live = taken.filter(device__isnull=False) | taken.filter(
-            recovery_code__in=unused.values("pk")
+        live = (
+            taken.filter(device__isnull=False)
+            | taken.filter(credential__isnull=False)
+            | taken.filter(recovery_code__in=unused.values("pk"))
         )
-        has_imported_devices = devices.filter(pk__in=from_imports).exists()
+        has_imported_devices = (
+            devices.filter(pk__in=from_imports).exists()
+            or keys.filter(pk__in=keys_from_imports).exists()
+        )
         plan = plan_user(
             rows,
             imported=_keys(taken),
             still_here=_keys(live),
-            # A security key is a device of the user's own, as an app not imported is.
+            # A device of the user's own: an app or a key that no import made.
             enrolled=devices.exclude(pk__in=from_imports).exists()
-            or WebAuthnCredential.objects.filter(user_id=user.pk).exists(),
+            or keys.exclude(pk__in=keys_from_imports).exists(),
             has_own_codes=unused.filter(scheme=RecoveryCodeScheme.CROCKFORD).exists(),
             has_imported_devices=has_imported_devices,
             ended_here=ended_here(user, has_imported_devices),
+            rp_id=conf.TOTP_WEBAUTHN_RP_ID if conf.TOTP_WEBAUTHN else None,
+            declared_rp_id=declared_rp_id,
+            registered=_registered(rows),
         )
         removed = _withdraw(taken, plan)
         _take(user, plan, ledger)
@@ -78,10 +97,20 @@ def import_user(
             user=user,
             source=source,
             devices=len(plan.devices),
+            keys=len(plan.keys),
             codes=len(plan.codes),
             withdrawn=len(plan.withdrawn),
         )
     return plan.decisions
+
+
+def _registered(rows: UserRows) -> frozenset[str]:
+    """Digests of the credential ids among ``rows`` that are registered here already."""
+    digests = [credential_id_digest(k.credential_id) for k in rows.keys if k.credential_id]
+    if not digests:
+        return frozenset()
+    found = WebAuthnCredential.objects.filter(credential_id_hash__in=digests)
+    return frozenset(found.values_list("credential_id_hash", flat=True))
 
 
 def _keys(rows: Any) -> set[tuple[Kind, str]]:
@@ -99,18 +128,22 @@ def ended_here(user: AbstractBaseUser, has_imported_devices: bool) -> bool:
     return not has_imported_devices and enrolled_once.exists()
 
 
-def _withdraw(taken: Any, plan: Plan) -> list[tuple[TOTPDevice, int]]:
+def _withdraw(taken: Any, plan: Plan) -> list[tuple[Device, int]]:
     """Remove here what the source lost since; the devices removed, with the ids they had."""
-    removed = []
+    removed: list[tuple[Device, int]] = []
     for decision in plan.withdrawn:
         row = taken.get(kind=decision.kind, source_id=decision.source_id)
-        if decision.kind is Kind.TOTP:
-            device = TOTPDevice.objects.select_related("user").get(pk=row.device_id)
-            device_id = device.pk
-            services.withdraw_device(device)
-            removed.append((device, device_id))
-        else:
+        device: Device
+        if decision.kind is Kind.BACKUP_CODE:
             RecoveryCode.objects.filter(pk=row.recovery_code_id).update(used_at=timezone.now())
+            continue
+        if decision.kind is Kind.WEBAUTHN:
+            device = WebAuthnCredential.objects.select_related("user").get(pk=row.credential_id)
+        else:
+            device = TOTPDevice.objects.select_related("user").get(pk=row.device_id)
+        device_id = device.pk
+        services.withdraw_device(device)
+        removed.append((device, device_id))
     return removed
 
 
@@ -134,6 +167,31 @@ def _take(user: AbstractBaseUser, plan: Plan, ledger: str) -> None:
         ImportedRow.objects.create(
             source=ledger, kind=Kind.TOTP, source_id=row.source_id, user_id=user.pk, device=device
         )
+    for key in plan.keys:
+        assert key.credential_id is not None and key.public_key is not None  # plan_user's check
+        credential = WebAuthnCredential(
+            user=user,  # type: ignore[misc]
+            name=key.name[:64] or _("Security key"),
+            public_key=key.public_key,
+            sign_count=key.sign_count,
+            transports=" ".join(t for t in key.transports if t in webauthn.KNOWN_TRANSPORTS),
+            aaguid=key.aaguid[:36],
+            backup_eligible=key.backup_eligible,
+            backup_state=key.backup_state,
+            discoverable=key.discoverable,
+            user_handle=key.user_handle,
+            created_at=key.created_at or now,
+            last_used_at=key.last_used_at,
+        )
+        credential.set_credential_id(key.credential_id)
+        credential.save()
+        ImportedRow.objects.create(
+            source=ledger,
+            kind=Kind.WEBAUTHN,
+            source_id=key.source_id,
+            user_id=user.pk,
+            credential=credential,
+        )
     for code in plan.codes:
         reading = recovery.verbatim(code.code)
         assert reading is not None  # plan_user takes only codes that have a verbatim reading
@@ -150,5 +208,5 @@ def _take(user: AbstractBaseUser, plan: Plan, ledger: str) -> None:
             user_id=user.pk,
             recovery_code=recovery_code,
         )
-    if plan.devices:
+    if plan.devices or plan.keys:
         end_enrolment_grace(user)

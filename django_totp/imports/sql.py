@@ -25,10 +25,13 @@ def columns(table: str) -> set[str]:
     return {column.name for column in description}
 
 
-def select(table: str, names: Sequence[str], where: str = "") -> list[dict[str, Any]]:
-    """Rows of ``table`` as dicts, in id order. ``names`` and ``where`` are our constants."""
+def select(
+    table: str, names: Sequence[str], where: str = "", *, order: str = "id"
+) -> list[dict[str, Any]]:
+    """Rows of ``table`` as dicts, in ``order``. ``names``, ``where`` and ``order`` are our
+    constants."""
     # Every identifier is a constant of the reading modules, quoted; no value is interpolated.
-    query = f"SELECT {', '.join(map(q, names))} FROM {q(table)} {where} ORDER BY {q('id')}"  # noqa: S608
+    query = f"SELECT {', '.join(map(q, names))} FROM {q(table)} {where} ORDER BY {q(order)}"  # noqa: S608
     with connection.cursor() as cursor:
         cursor.execute(query)
         return [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
@@ -53,6 +56,13 @@ def list_of(value: Any, kind: type[T]) -> list[T] | None:
         return None
     if all(isinstance(item, kind) and not isinstance(item, bool) for item in value):
         return value
+    return None
+
+
+def as_bytes(value: Any) -> bytes | None:
+    """A binary column's value: bytes, or a memoryview on PostgreSQL; ``None`` for anything else."""
+    if isinstance(value, bytes | memoryview):
+        return bytes(value)
     return None
 
 

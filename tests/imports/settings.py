@@ -8,6 +8,8 @@ SOURCE_APPS = [
     "django_otp.plugins.otp_static",
     "two_factor",
     "two_factor.plugins.phonenumber",
+    "two_factor.plugins.webauthn",
+    "django_otp_webauthn",
     "allauth",
     "allauth.account",
     "allauth.mfa",
@@ -15,8 +17,12 @@ SOURCE_APPS = [
 ]
 INSTALLED_APPS = [*INSTALLED_APPS, *SOURCE_APPS]  # noqa: F405
 MIDDLEWARE = [*MIDDLEWARE, "allauth.account.middleware.AccountMiddleware"]  # noqa: F405
-# django-mfa's own checks ask for these; passkeys are not imported.
-MFA_FIDO2_RP_ID = "localhost"
+# The old site's security keys were registered for the RP ID that TOTP_WEBAUTHN_RP_ID names.
+MFA_FIDO2_RP_ID = "example.com"
+TWO_FACTOR_WEBAUTHN_RP_NAME = "Example"
+OTP_WEBAUTHN_RP_ID = "example.com"
+OTP_WEBAUTHN_RP_NAME = "Example"
+OTP_WEBAUTHN_ALLOWED_ORIGINS = ["https://example.com"]
 AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
     "django_mfa.backends.WebAuthnBackend",

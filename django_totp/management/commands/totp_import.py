@@ -16,14 +16,16 @@ from django.utils.module_loading import import_string
 from django_totp import imports
 from django_totp.imports import service, sql
 
+# The kinds of row that give a user a device here.
+DEVICES = (imports.Kind.TOTP, imports.Kind.WEBAUTHN)
 # allauth's own adapter, which stores secrets as they are.
 DEFAULT_ALLAUTH_ADAPTER = "allauth.mfa.adapter.DefaultMFAAdapter"
 
 
 class Command(BaseCommand):
     help = (
-        "Import TOTP devices and unused backup codes from another 2FA package's tables, so "
-        "users keep their authenticator app. Source rows are read, never changed; a second "
+        "Import authenticator apps, security keys and unused backup codes from another 2FA "
+        "package's tables, so users keep them. Source rows are read, never changed; a second "
         "run imports nothing twice. Prints counts only, never a secret or code."
     )
 
@@ -33,7 +35,16 @@ class Command(BaseCommand):
             dest="source",
             required=True,
             choices=list(imports.sources()),
-            help="The package: django-otp, two-factor (django-two-factor-auth) or allauth.",
+            help="The package: django-otp (with django-otp-webauthn), two-factor "
+            "(django-two-factor-auth), allauth or django-mfa.",
+        )
+        parser.add_argument(
+            "--rp-id",
+            metavar="DOMAIN",
+            help="The WebAuthn RP ID the old site registered security keys for, where the "
+            "package kept no record of it (django-two-factor-auth without "
+            "TWO_FACTOR_WEBAUTHN_RP_ID, which then took the host name of the site). Keys are "
+            "imported only when it is TOTP_WEBAUTHN_RP_ID.",
         )
         parser.add_argument(
             "--decrypt",
@@ -74,12 +85,15 @@ class Command(BaseCommand):
         # Rows of a user deleted since have nobody to be imported for.
         for user_id, owner in sorted(owners.items(), key=lambda item: str(item[0])):
             decisions = service.import_user(
-                owner, found[user_id], source=source, dry_run=options["dry_run"]
+                owner,
+                found[user_id],
+                source=source,
+                dry_run=options["dry_run"],
+                declared_rp_id=options["rp_id"],
             )
             tally.update((d.kind.value, d.reason.value) for d in decisions)
             imported_users += any(
-                d.kind is imports.Kind.TOTP and d.reason is imports.Reason.IMPORTED
-                for d in decisions
+                d.kind in DEVICES and d.reason is imports.Reason.IMPORTED for d in decisions
             )
         report = {
             "source": source,
@@ -130,5 +144,16 @@ class Command(BaseCommand):
         )
         for row in report["rows"]:
             self.stdout.write(f"  {row['kind']:<12} {row['reason']:<17} {row['count']:>6}")
+        reasons = {row["reason"] for row in report["rows"]}
+        if imports.Reason.RP_ID_UNKNOWN in reasons:
+            self.stdout.write(
+                "Security keys with rp_id_unknown: nothing records the RP ID they were made "
+                "for; run again with --rp-id and the domain the old site's keys used."
+            )
+        if imports.Reason.WEBAUTHN_OFF in reasons:
+            self.stdout.write(
+                "Security keys with webauthn_off: switch TOTP_WEBAUTHN on, with the old site's "
+                "RP ID as TOTP_WEBAUTHN_RP_ID, and run again."
+            )
         if report["dry_run"]:
             self.stdout.write("Dry run: nothing was changed.")
