@@ -10,6 +10,7 @@ from urllib.parse import quote
 
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.contrib.auth.views import LogoutView
 from django.db import DatabaseError
@@ -248,7 +249,7 @@ class VerifyView(TOTPView):
         )
 
     @staticmethod
-    def key_first(user: Any, apps: QuerySet[TOTPDevice]) -> bool:
+    def key_first(user: AbstractBaseUser, apps: QuerySet[TOTPDevice]) -> bool:
         """Whether the page offers the key before the code: unless an app was used last."""
         last_app = apps.aggregate(last=Max("last_used_at"))["last"]
         if last_app is None:

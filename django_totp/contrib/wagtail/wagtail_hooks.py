@@ -20,6 +20,7 @@ from . import views
 
 if TYPE_CHECKING:
     from django.contrib.auth.base_user import AbstractBaseUser
+    from django.contrib.auth.models import AnonymousUser
 
 
 def admin_urls() -> list[URLPattern]:
@@ -30,7 +31,9 @@ def admin_urls() -> list[URLPattern]:
     ]
 
 
-def user_listing_buttons(user: AbstractBaseUser, request_user: Any) -> Iterator[Any]:
+def user_listing_buttons(
+    user: AbstractBaseUser, request_user: AbstractBaseUser | AnonymousUser
+) -> Iterator[Any]:
     """In each user's "More" menu, for those who may: reset, and unlock when locked out."""
     devices = TOTPDevice.objects.filter(user_id=user.pk)
     keys = WebAuthnCredential.objects.filter(user_id=user.pk)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import CommandError
 
+if TYPE_CHECKING:
+    from django.contrib.auth.base_user import AbstractBaseUser
 
-def get_user(username: str) -> Any:
+
+def get_user(username: str) -> AbstractBaseUser:
     """The user whose ``USERNAME_FIELD`` is ``username``, or a ``CommandError`` saying so."""
     user_model = get_user_model()
     field = user_model.USERNAME_FIELD

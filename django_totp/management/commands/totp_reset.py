@@ -26,8 +26,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, username: str, **options: Any) -> None:
         user = get_user(username)
-        has_keys = WebAuthnCredential.objects.filter(user=user).exists()
-        if not has_keys and not TOTPDevice.objects.filter(user=user).exists():
+        has_keys = WebAuthnCredential.objects.filter(user_id=user.pk).exists()
+        if not has_keys and not TOTPDevice.objects.filter(user_id=user.pk).exists():
             self.stdout.write(f"{username} has no two-factor devices; nothing to reset.")
             return
         removed = services.reset_user(user, actor=None)

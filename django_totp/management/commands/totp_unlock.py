@@ -25,7 +25,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, username: str, **options: Any) -> None:
         user = get_user(username)
-        devices = list(TOTPDevice.objects.filter(user=user).with_failures())
+        devices = list(TOTPDevice.objects.filter(user_id=user.pk).with_failures())
         if not devices:
             self.stdout.write(f"No device of {username} has failed attempts; nothing to unlock.")
             return
