@@ -3,7 +3,7 @@
 `make test` runs every cell (with a throw-away Redis around each, as tests/redis_server.py
 starts it), then the PostgreSQL, demo, browser and custom-user passes on the newest Django in
 .venv, and the Wagtail pass (`nox -s wagtail`: tests/wagtail_site, in venvs of its own). One
-cell by hand: `.venv/bin/nox -s "tests-3.12(django='6.0')"`; `nox -l` lists them.
+cell by hand: `.venv/bin/nox -s "tests(python='3.12', django='6.0')"`; `nox -l` lists them.
 Arguments after `--` go to pytest.
 
 A missing interpreter skips its cells, except where CI is set: there it fails the run.
