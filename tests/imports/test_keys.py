@@ -33,6 +33,7 @@ from django_totp.imports import allauth as allauth_source
 from django_totp.models import ImportedRow, VerifiedSession, WebAuthnCredential
 
 from ..authenticator import ORIGIN, RP_ID, SoftAuthenticator
+from ..test_webauthn import webauthn_on  # noqa: F401 (autouse: keys on, for RP_ID)
 from ..test_webauthn_views import use_key
 from .test_django_otp import counts, run, sign_in
 
@@ -42,12 +43,8 @@ KEY_IMPORTED = {("webauthn", "imported"): 1}
 
 
 @pytest.fixture(autouse=True)
-def keys_here(settings):
-    """Security keys on here, for the RP ID the old site registered them for."""
-    settings.TOTP_WEBAUTHN = True
-    settings.TOTP_WEBAUTHN_RP_ID = RP_ID
-    settings.TOTP_WEBAUTHN_ORIGINS = [ORIGIN]
-    settings.TOTP_WEBAUTHN_USER_VERIFICATION = "preferred"
+def old_site_host(settings):
+    """The old site's host name, the RP ID it registered keys for (and ``webauthn_on`` has)."""
     settings.ALLOWED_HOSTS = [RP_ID, "testserver"]
 
 
