@@ -210,7 +210,8 @@ class Source:
 
     name: str
     ledger: str  # sources that read the same tables share it, so neither imports a row twice
-    table: str  # the table whose absence means there is nothing to import
+    # The package's tables: with none of them here, there is nothing to import.
+    tables: tuple[str, ...]
     read: Callable[[Callable[[str], str]], dict[Any, UserRows]]
 
 
@@ -221,12 +222,12 @@ def sources() -> dict[str, Source]:
     from . import allauth, django_mfa, django_otp
 
     return {
-        "django-otp": Source("django-otp", "django-otp", django_otp.TOTP_TABLE, django_otp.read),
+        "django-otp": Source("django-otp", "django-otp", django_otp.TABLES, django_otp.read),
         "two-factor": Source(
-            "two-factor", "django-otp", django_otp.TOTP_TABLE, django_otp.read_two_factor
+            "two-factor", "django-otp", django_otp.TWO_FACTOR_ALL, django_otp.read_two_factor
         ),
-        "allauth": Source("allauth", "allauth", allauth.TABLE, allauth.read),
-        "django-mfa": Source("django-mfa", "django-mfa", django_mfa.TABLE, django_mfa.read),
+        "allauth": Source("allauth", "allauth", (allauth.TABLE,), allauth.read),
+        "django-mfa": Source("django-mfa", "django-mfa", (django_mfa.TABLE,), django_mfa.read),
     }
 
 
@@ -235,7 +236,7 @@ def read(
 ) -> dict[Any, UserRows]:
     """Every row of ``source`` by user id (only those of ``user_ids`` when given).
 
-    The source's ``table`` must exist (``totp_import`` says so when it does not).
+    One of the source's ``tables`` must exist (``totp_import`` says so when none does).
 
     ``decrypt`` turns a secret the source stored encrypted into its plain text (allauth).
     """

@@ -54,6 +54,9 @@ OTP_WEBAUTHN_TABLE = "django_otp_webauthn_webauthncredential"
 OTP_WEBAUTHN_ATTESTATION_TABLE = "django_otp_webauthn_webauthnattestation"
 OTP_WEBAUTHN_HANDLE_TABLE = "django_otp_webauthn_webauthnuserhandle"
 TWO_FACTOR_WEBAUTHN_TABLE = "two_factor_webauthn_webauthndevice"
+# A site may have any of them: django-otp-webauthn needs none of django-otp's plugins.
+TABLES = (TOTP_TABLE, STATIC_TOKEN_TABLE, OTP_WEBAUTHN_TABLE)
+TWO_FACTOR_ALL = (*TABLES, TWO_FACTOR_WEBAUTHN_TABLE, *(table for _, table in TWO_FACTOR_TABLES))
 TOTP_COLUMNS = ("id", "user_id", "name", "key", "digits", "step", "t0", "drift", "last_t")
 
 

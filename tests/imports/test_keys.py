@@ -381,3 +381,14 @@ def test_a_django_mfa_handle_that_is_not_a_uuid_is_no_handle(user):
         cursor.execute("UPDATE django_mfa_mfauserhandle SET handle = 'nonsense'")
     run("--from", "django-mfa")
     assert WebAuthnCredential.objects.get().user_handle is None
+
+
+def test_a_site_with_django_otp_webauthn_alone_imports_its_keys(user):
+    """django-otp-webauthn needs none of django-otp's plugins: their tables may never exist."""
+    authenticator = SoftAuthenticator()
+    with_otp_webauthn(user, authenticator)
+    with connection.cursor() as cursor:  # dropped in the test's transaction, back afterwards
+        for table in ("otp_static_statictoken", "otp_static_staticdevice", "otp_totp_totpdevice"):
+            cursor.execute(f"DROP TABLE {connection.ops.quote_name(table)}")
+    assert counts(run()) == KEY_IMPORTED
+    signed_in_with_key(user, authenticator)

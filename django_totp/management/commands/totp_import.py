@@ -61,11 +61,11 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         source: str = options["source"]
         decrypt = self.decrypter(source, options["decrypt"])
-        table = imports.sources()[source].table
-        if table not in sql.tables():
+        tables = imports.sources()[source].tables
+        if not set(tables) & sql.tables():
             raise CommandError(
-                f"No {table} table in this database: {source}'s tables were never created "
-                "here, or were dropped. Import before dropping them."
+                f"None of {source}'s tables ({', '.join(tables)}) is in this database: they "
+                "were never created here, or were dropped. Import before dropping them."
             )
         users = get_user_model()._default_manager
         only = None
