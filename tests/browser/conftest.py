@@ -7,6 +7,7 @@ cookies) at each viewport in ``flow.VIEWPORTS`` and a ``flow`` to act as a perso
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +16,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from .flow import CHROMIUM, VIEWPORTS, Account, Flow, Viewport, launch_chromium
-from .server import DemoServer, demo_server
+from .server import DemoServer, demo_server, free_port
 
 TIMEOUT_MS = 10_000
 FAILED = pytest.StashKey[bool]()  # set on each test by the hook below, read by fixtures
@@ -97,3 +98,30 @@ def flow(
 def enrolled(flow: Flow) -> Account:
     """A person who registered and set up their app; the browser is on the account page."""
     return flow.register_and_enrol()
+
+
+# A browser without passkey autofill (conditional mediation). The demo has passkey sign-in on,
+# and with autofill Chromium's virtual authenticator picks a passkey offered in the username
+# field as soon as the login page loads: a person is asked first.
+NO_AUTOFILL = "PublicKeyCredential.isConditionalMediationAvailable = () => Promise.resolve(false);"
+
+
+@pytest.fixture(scope="session")
+def key_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
+    """The demo as `make demo` serves it, for security keys: its own WebAuthn settings, given
+    its port, at localhost."""
+    port = free_port()
+    origin = f"http://localhost:{port}"
+    workdir = tmp_path_factory.mktemp("key-demo")
+    with demo_server(workdir, port=port, DEMO_PORT=str(port)) as server:
+        # The server answers at 127.0.0.1; the browser goes to the origin the settings name.
+        yield dataclasses.replace(server, url=origin)
+
+
+@pytest.fixture
+def key_flow(
+    request: pytest.FixtureRequest, page: Page, key_demo: DemoServer, viewport: Viewport
+) -> Iterator[Flow]:
+    """A person at the key demo, who signs in with the password first, then the key."""
+    page.add_init_script(NO_AUTOFILL)
+    yield from person_on(request, page, key_demo, viewport)

@@ -15,10 +15,10 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from . import axe
-from .conftest import person_on
+from .conftest import NO_AUTOFILL, person_on
 from .flow import Account, Flow, Viewport
 from .server import DemoServer, demo_server, free_port
-from .test_webauthn import NO_AUTOFILL, PLATFORM_PASSKEY, VirtualKey, add_key
+from .test_webauthn import PLATFORM_PASSKEY, VirtualKey, add_key
 
 REFUSED = "This passkey could not be used to sign in. Try again, or sign in with your password."
 

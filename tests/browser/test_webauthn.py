@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import Browser, CDPSession, Locator, Page, expect
 
 from . import axe
-from .conftest import person_on
+from .conftest import NO_AUTOFILL, person_on
 from .flow import Account, Flow, Viewport
 from .server import STAFF_PASSWORD, DemoServer, demo_server, free_port
 
@@ -33,32 +33,6 @@ USB_KEY = {
 PLATFORM_PASSKEY = {**USB_KEY, "transport": "internal", "hasResidentKey": True}
 # An old FIDO U2F key: no user verification, no discoverable credentials.
 U2F_KEY = {**USB_KEY, "protocol": "u2f", "hasUserVerification": False, "isUserVerified": False}
-
-
-# A browser without passkey autofill (conditional mediation). The demo has passkey sign-in on,
-# and with autofill Chromium's virtual authenticator picks a passkey offered in the username
-# field as soon as the login page loads: a person is asked first.
-NO_AUTOFILL = "PublicKeyCredential.isConditionalMediationAvailable = () => Promise.resolve(false);"
-
-
-@pytest.fixture(scope="module")
-def key_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer]:
-    """The demo as `make demo` serves it: its own WebAuthn settings, given its port."""
-    port = free_port()
-    origin = f"http://localhost:{port}"
-    workdir = tmp_path_factory.mktemp("key-demo")
-    with demo_server(workdir, port=port, DEMO_PORT=str(port)) as server:
-        # The server answers at 127.0.0.1; the browser goes to the origin the settings name.
-        yield dataclasses.replace(server, url=origin)
-
-
-@pytest.fixture
-def key_flow(
-    request: pytest.FixtureRequest, page: Page, key_demo: DemoServer, viewport: Viewport
-) -> Iterator[Flow]:
-    # These are the second factor's tests: the password first, then the key.
-    page.add_init_script(NO_AUTOFILL)
-    yield from person_on(request, page, key_demo, viewport)
 
 
 class VirtualKey:

@@ -17,7 +17,9 @@ SOURCE_APPS = [
 ]
 INSTALLED_APPS = [*INSTALLED_APPS, *SOURCE_APPS]  # noqa: F405
 MIDDLEWARE = [*MIDDLEWARE, "allauth.account.middleware.AccountMiddleware"]  # noqa: F405
-# The old site's security keys were registered for the RP ID that TOTP_WEBAUTHN_RP_ID names.
+# The old site's security keys were registered for the RP ID that TOTP_WEBAUTHN_RP_ID names,
+# its host name.
+ALLOWED_HOSTS = [*ALLOWED_HOSTS, "example.com"]  # noqa: F405
 MFA_FIDO2_RP_ID = "example.com"
 TWO_FACTOR_WEBAUTHN_RP_NAME = "Example"
 OTP_WEBAUTHN_RP_ID = "example.com"

@@ -42,12 +42,6 @@ pytestmark = pytest.mark.django_db
 KEY_IMPORTED = {("webauthn", "imported"): 1}
 
 
-@pytest.fixture(autouse=True)
-def old_site_host(settings):
-    """The old site's host name, the RP ID it registered keys for (and ``webauthn_on`` has)."""
-    settings.ALLOWED_HOSTS = [RP_ID, "testserver"]
-
-
 def old_site_request(user):
     """A request to the old site, signed in as ``user``, with a session of its own."""
     request = RequestFactory().post("/", HTTP_HOST=RP_ID, secure=True)
