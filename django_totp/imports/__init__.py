@@ -353,6 +353,10 @@ def _key_reason(
         return Reason.WEBAUTHN_OFF
     if row.credential_id is None or row.public_key is None:
         return Reason.BAD_KEY
+    # SECURITY: an empty id is no id (and escapes the check for ids registered here); one over
+    # 1023 bytes no assertion can name (W7). Either is a crafted row.
+    if not 0 < len(row.credential_id) <= webauthn.MAX_CREDENTIAL_ID_BYTES:
+        return Reason.BAD_KEY
     # SECURITY: what the authenticator signed for beats what settings say of it (W2).
     if row.rp_id_hash is not None:
         same = hmac.compare_digest(row.rp_id_hash, webauthn.rp_id_hash(rp_id))

@@ -10,10 +10,13 @@ from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice as OTPDevice
 
 from django_totp import services
+from django_totp.models import WebAuthnCredential
 from django_totp.services import Outcome
 
+from ..authenticator import ORIGIN, RP_ID, SoftAuthenticator, b64url
 from .test_allauth import allauth_totp
 from .test_django_otp import counts, run
+from .test_keys import with_two_factor
 
 pytestmark = pytest.mark.django_db
 
@@ -156,3 +159,35 @@ def test_django_mfa_codes_of_the_wrong_type_are_not_imported(user, settings, dat
     MFAAuthenticator.objects.filter(type="recovery_codes").update(data=data)
     mfa()
     assert services.verify_recovery_code(user, typed).outcome is not Outcome.ACCEPTED
+
+
+# Security keys and passkeys (the review of issue 16's import).
+
+
+@pytest.fixture
+def keys_on(settings):
+    """Security keys on here, for the RP ID the old site registered them for."""
+    settings.TOTP_WEBAUTHN = True
+    settings.TOTP_WEBAUTHN_RP_ID = RP_ID
+    settings.TOTP_WEBAUTHN_ORIGINS = [ORIGIN]
+    settings.TOTP_WEBAUTHN_USER_VERIFICATION = "preferred"
+    settings.ALLOWED_HOSTS = [RP_ID, "testserver"]
+    settings.TWO_FACTOR_WEBAUTHN_RP_ID = RP_ID
+
+
+# Failed before the fix (medium): django-two-factor-auth's key_handle "" decodes to an empty
+# credential id (django-mfa's credential data can say length 0). The first user's was imported;
+# the second's was missed by the check for ids registered here (an empty id is falsy) and its
+# insert hit the unique index: an IntegrityError ended the whole run, every later user with it.
+# Ids over 1023 bytes were imported too, keys that no assertion can ever name (W7).
+@pytest.mark.parametrize("credential_id", [b"", bytes(1024)])
+def test_empty_or_oversized_credential_ids_are_bad_keys_not_a_crash(
+    user, django_user_model, keys_on, credential_id
+):
+    other = django_user_model.objects.create_user("bob", password="x")
+    for owner in (user, other):
+        row = with_two_factor(owner, SoftAuthenticator())
+        row.key_handle = b64url(credential_id)
+        row.save()
+    assert counts(run("--from", "two-factor")) == {("webauthn", "bad_key"): 2}
+    assert not WebAuthnCredential.objects.exists()
