@@ -16,7 +16,7 @@ from django_totp.services import Outcome
 from ..authenticator import ORIGIN, RP_ID, SoftAuthenticator, b64url
 from .test_allauth import allauth_totp
 from .test_django_otp import counts, run
-from .test_keys import with_two_factor
+from .test_keys import signed_in_with_key, with_allauth, with_two_factor
 
 pytestmark = pytest.mark.django_db
 
@@ -191,3 +191,37 @@ def test_empty_or_oversized_credential_ids_are_bad_keys_not_a_crash(
         row.save()
     assert counts(run("--from", "two-factor")) == {("webauthn", "bad_key"): 2}
     assert not WebAuthnCredential.objects.exists()
+
+
+# Failed before the fix (low): allauth and django-two-factor-auth keep no unique credential id,
+# so a user of the old site whose own software authenticator registered with the credential id of
+# someone else's key (seen in allowCredentials) held it beside its owner. The run gave it to
+# whichever user id sorted first as text ("10" before "9"): the attacker's public key here under
+# the victim's credential id, the victim's key refused as key_here, and a victim whose key was
+# their only device left without 2FA. A credential id the source gives to two accounts is
+# imported for neither; one imported earlier stays with its account.
+def test_a_credential_id_two_accounts_hold_at_the_source_is_imported_for_neither(
+    user, django_user_model, keys_on
+):
+    victim = SoftAuthenticator()
+    with_allauth(user, victim)
+    mallory = django_user_model.objects.create_user("10", password="x")
+    with_allauth(mallory, SoftAuthenticator(credential_id=victim.credential_id))
+    assert counts(run("--from", "allauth")) == {("webauthn", "key_shared"): 2}
+    assert not WebAuthnCredential.objects.exists()
+
+
+def test_a_credential_id_claimed_at_the_source_after_a_first_run_does_not_move_or_go(
+    user, django_user_model, keys_on
+):
+    victim = SoftAuthenticator()
+    with_allauth(user, victim)
+    assert counts(run("--from", "allauth")) == {("webauthn", "imported"): 1}
+    mallory = django_user_model.objects.create_user("10", password="x")
+    with_allauth(mallory, SoftAuthenticator(credential_id=victim.credential_id))
+    assert counts(run("--from", "allauth")) == {
+        ("webauthn", "already_imported"): 1,
+        ("webauthn", "key_shared"): 1,
+    }
+    assert WebAuthnCredential.objects.get().user == user
+    signed_in_with_key(user, victim)
