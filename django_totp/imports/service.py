@@ -82,7 +82,9 @@ def import_user(
             declared_rp_id=declared_rp_id,
             registered=_registered(rows),
         )
-        removed = _withdraw(taken, plan)
+        # SECURITY: withdrawing ends sessions in the session store at once (a cache is not
+        # rolled back): a dry run only reports what it would withdraw.
+        removed = [] if dry_run else _withdraw(taken, plan)
         _take(user, plan, ledger)
         if dry_run:
             transaction.set_rollback(True)

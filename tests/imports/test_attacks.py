@@ -16,7 +16,7 @@ from django_totp.services import Outcome
 from ..authenticator import ORIGIN, RP_ID, SoftAuthenticator, b64url
 from .test_allauth import allauth_totp
 from .test_django_otp import counts, run
-from .test_keys import signed_in_with_key, with_allauth, with_two_factor
+from .test_keys import signed_in_with_key, with_allauth, with_otp_webauthn, with_two_factor
 
 pytestmark = pytest.mark.django_db
 
@@ -225,3 +225,20 @@ def test_a_credential_id_claimed_at_the_source_after_a_first_run_does_not_move_o
     }
     assert WebAuthnCredential.objects.get().user == user
     signed_in_with_key(user, victim)
+
+
+# Failed before the fix (low): a dry run withdrew what the source had lost inside the
+# transaction it rolls back, but ending the withdrawn key's sessions deletes them from the
+# session store at once: with the cache session engine, a dry run signed the user out for good.
+def test_a_dry_run_signs_nobody_out(user, keys_on, settings):
+    settings.SESSION_ENGINE = "django.contrib.sessions.backends.cache"
+    authenticator = SoftAuthenticator()
+    old = with_otp_webauthn(user, authenticator)
+    with_otp_webauthn(user, SoftAuthenticator())
+    run()
+    client = signed_in_with_key(user, authenticator)
+    old.delete()
+    report = run("--dry-run")
+    assert counts(report)[("webauthn", "removed_at_source")] == 1
+    assert client.get("/private/").status_code == 200
+    assert WebAuthnCredential.objects.filter(user=user).count() == 2
