@@ -93,7 +93,7 @@ def import_user(
     for device, device_id in removed:
         # Signalled, logged and e-mailed as any removal: the user hears of it (R35).
         events.report_removed(user, device, device_id, None, event="device_removed")
-    if plan.devices or plan.codes or plan.withdrawn:
+    if plan.devices or plan.keys or plan.codes or plan.withdrawn:
         events.log_event(
             "imported",
             user=user,

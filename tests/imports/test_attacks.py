@@ -3,6 +3,8 @@ and what the user or staff decided here."""
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from allauth.mfa.models import Authenticator
 from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
@@ -242,3 +244,12 @@ def test_a_dry_run_signs_nobody_out(user, keys_on, settings):
     assert counts(report)[("webauthn", "removed_at_source")] == 1
     assert client.get("/private/").status_code == 200
     assert WebAuthnCredential.objects.filter(user=user).count() == 2
+
+
+# Failed before the fix (low, R15): a run that imported only security keys logged no
+# "imported" event; apps, codes and withdrawals did.
+def test_a_run_importing_only_keys_is_logged(user, keys_on, caplog):
+    with_allauth(user, SoftAuthenticator())
+    with caplog.at_level(logging.INFO, logger="django_totp"):
+        run("--from", "allauth")
+    assert any(r.getMessage().startswith("totp imported ") for r in caplog.records)
