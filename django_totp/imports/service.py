@@ -176,7 +176,9 @@ def _take(user: AbstractBaseUser, plan: Plan, ledger: str) -> None:
             name=key.name[:64] or _("Security key"),
             public_key=key.public_key,
             sign_count=key.sign_count,
-            transports=" ".join(t for t in key.transports if t in webauthn.KNOWN_TRANSPORTS),
+            # Each known name once, as registration stores them: a crafted list of 50 "usb"
+            # would not fit the column.
+            transports=" ".join(sorted(set(key.transports) & webauthn.KNOWN_TRANSPORTS)),
             aaguid=key.aaguid[:36],
             backup_eligible=key.backup_eligible,
             backup_state=key.backup_state,

@@ -253,3 +253,16 @@ def test_a_run_importing_only_keys_is_logged(user, keys_on, caplog):
     with caplog.at_level(logging.INFO, logger="django_totp"):
         run("--from", "allauth")
     assert any(r.getMessage().startswith("totp imported ") for r in caplog.records)
+
+
+# Failed before the fix (medium on PostgreSQL): transports were filtered to the known names but
+# not deduplicated, so a crafted list (allauth's response.transports, django-mfa's and
+# django-otp-webauthn's JSON) of 50 "usb" overflowed the 128-character column: a DataError ended
+# the whole run on PostgreSQL, and SQLite stored 199 characters. Registration here stores each
+# name once, sorted.
+def test_repeated_transports_are_stored_once_not_a_crash(user, keys_on):
+    row = with_allauth(user, SoftAuthenticator())
+    row.data["credential"]["response"]["transports"] = ["usb"] * 50 + ["nfc", "usb", "pigeon"]
+    row.save()
+    assert counts(run("--from", "allauth")) == {("webauthn", "imported"): 1}
+    assert WebAuthnCredential.objects.get().transports == "nfc usb"
