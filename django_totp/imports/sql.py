@@ -69,7 +69,11 @@ def as_bytes(value: Any) -> bytes | None:
 def as_datetime(value: Any) -> datetime.datetime | None:
     """A timestamp column's value: raw SQL on SQLite gives text, other backends datetimes."""
     if isinstance(value, str):
-        value = parse_datetime(value)
+        try:
+            value = parse_datetime(value)
+        # SQLite keeps any text: shaped like a timestamp, it may still be none (February 30th).
+        except ValueError:
+            return None
     if not isinstance(value, datetime.datetime):
         return None
     if settings.USE_TZ and timezone.is_naive(value):

@@ -8,6 +8,7 @@ import logging
 import pytest
 from allauth.mfa.models import Authenticator
 from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
+from django.db import connection
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice as OTPDevice
 
@@ -266,3 +267,15 @@ def test_repeated_transports_are_stored_once_not_a_crash(user, keys_on):
     row.save()
     assert counts(run("--from", "allauth")) == {("webauthn", "imported"): 1}
     assert WebAuthnCredential.objects.get().transports == "nfc usb"
+
+
+# Failed before the fix (low, SQLite): SQLite keeps any text in a timestamp column, and Django's
+# parse_datetime raises ValueError for text shaped like a timestamp that is none ("February
+# 30th"): one such row ended the whole run. Such a date is no date.
+def test_an_impossible_timestamp_is_no_timestamp_not_a_crash(user, keys_on):
+    if connection.vendor != "sqlite":
+        pytest.skip("other databases keep only valid timestamps")
+    with_allauth(user, SoftAuthenticator())
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE mfa_authenticator SET created_at = '2020-02-30 10:00:00'")
+    assert counts(run("--from", "allauth")) == {("webauthn", "imported"): 1}
