@@ -3,6 +3,7 @@ and what the user or staff decided here."""
 
 from __future__ import annotations
 
+import datetime
 import logging
 
 import pytest
@@ -13,7 +14,7 @@ from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice as OTPDevice
 
 from django_totp import services
-from django_totp.models import WebAuthnCredential
+from django_totp.models import EnrolmentGrace, ImportedRow, WebAuthnCredential
 from django_totp.services import Outcome
 
 from ..authenticator import ORIGIN, RP_ID, SoftAuthenticator, b64url
@@ -279,3 +280,12 @@ def test_an_impossible_timestamp_is_no_timestamp_not_a_crash(user, keys_on):
     with connection.cursor() as cursor:
         cursor.execute("UPDATE mfa_authenticator SET created_at = '2020-02-30 10:00:00'")
     assert counts(run("--from", "allauth")) == {("webauthn", "imported"): 1}
+    # A true timestamp still comes over.
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE mfa_authenticator SET created_at = '2020-02-29 10:00:00'")
+    WebAuthnCredential.objects.all().delete()
+    ImportedRow.objects.all().delete()
+    EnrolmentGrace.objects.all().delete()  # or the user counts as reset here
+    run("--from", "allauth")
+    created = WebAuthnCredential.objects.get().created_at
+    assert created == datetime.datetime(2020, 2, 29, 10, tzinfo=datetime.UTC)
