@@ -14,6 +14,7 @@ from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice as OTPDevice
 
 from django_totp import services
+from django_totp.imports import service
 from django_totp.models import EnrolmentGrace, ImportedRow, WebAuthnCredential
 from django_totp.services import Outcome
 
@@ -289,3 +290,32 @@ def test_an_impossible_timestamp_is_no_timestamp_not_a_crash(user, keys_on):
     run("--from", "allauth")
     created = WebAuthnCredential.objects.get().created_at
     assert created == datetime.datetime(2020, 2, 29, 10, tzinfo=datetime.UTC)
+
+
+# Failed before the fix (low): the check for credential ids registered here runs before the
+# insert, outside any lock another account's registration takes, so a registration of the same
+# id committing in between (here: the check made blind to it) broke the run with an
+# IntegrityError from the unique index. The key is key_here, and the run goes on.
+def test_a_credential_registered_here_during_the_run_is_key_here_not_a_crash(
+    user, django_user_model, keys_on, monkeypatch
+):
+    authenticator = SoftAuthenticator()
+    with_allauth(user, authenticator)
+    other = django_user_model.objects.create_user("bob", password="x")
+    theirs = WebAuthnCredential(user=other, name="Theirs", public_key=b"\xa0")
+    theirs.set_credential_id(authenticator.credential_id)
+    theirs.save()
+    registered = service._registered
+    calls = []
+
+    def racing(rows):
+        # Blind the first check only: the registration commits just after it.
+        calls.append(rows)
+        return frozenset() if len(calls) == 1 else registered(rows)
+
+    monkeypatch.setattr(service, "_registered", racing)
+    report = run("--from", "allauth")
+    assert counts(report) == {("webauthn", "key_here"): 1}
+    assert report["users_imported"] == 0
+    assert list(WebAuthnCredential.objects.all()) == [theirs]
+    assert not ImportedRow.objects.exists()
