@@ -54,29 +54,31 @@ OTP_WEBAUTHN_TABLE = "django_otp_webauthn_webauthncredential"
 OTP_WEBAUTHN_ATTESTATION_TABLE = "django_otp_webauthn_webauthnattestation"
 OTP_WEBAUTHN_HANDLE_TABLE = "django_otp_webauthn_webauthnuserhandle"
 TWO_FACTOR_WEBAUTHN_TABLE = "two_factor_webauthn_webauthndevice"
+TWO_FACTOR_KEY_PREFIX = "two_factor:"
 TOTP_COLUMNS = ("id", "user_id", "name", "key", "digits", "step", "t0", "drift", "last_t")
 
 
 def read(decrypt: Callable[[str], str]) -> dict[Any, UserRows]:
-    """django-otp's devices and django-otp-webauthn's keys; its keys are stored in the clear, so
-    ``decrypt`` is not used."""
+    """django-otp's devices, and the security keys of django-otp-webauthn and
+    django-two-factor-auth; their keys are stored in the clear, so ``decrypt`` is not used."""
     return _read(OTHER_DEVICE_TABLES)
 
 
 def read_two_factor(decrypt: Callable[[str], str]) -> dict[Any, UserRows]:
-    """django-otp's devices, and django-two-factor-auth's phones and security keys."""
-    found = _read(OTHER_DEVICE_TABLES + TWO_FACTOR_TABLES)
-    if TWO_FACTOR_WEBAUTHN_TABLE in sql.tables():
-        for key in _two_factor_keys():
-            found.setdefault(key.user_id, UserRows()).keys.append(key)
-    return found
+    """As ``read``, with django-two-factor-auth's phones."""
+    return _read(OTHER_DEVICE_TABLES + TWO_FACTOR_TABLES)
 
 
 def _read(others: tuple[tuple[Kind, str], ...]) -> dict[Any, UserRows]:
     found: defaultdict[Any, UserRows] = defaultdict(UserRows)
     tables = sql.tables()
+    # SECURITY: both sources read both key tables: they share a ledger, and a run of one must
+    # not withdraw as removed at the source what a run of the other imported.
     if OTP_WEBAUTHN_TABLE in tables:
         for key in _otp_webauthn_keys(tables):
+            found[key.user_id].keys.append(key)
+    if TWO_FACTOR_WEBAUTHN_TABLE in tables:
+        for key in _two_factor_keys():
             found[key.user_id].keys.append(key)
     if TOTP_TABLE in tables:
         for totp in _totp_rows():
@@ -205,7 +207,8 @@ def _two_factor_keys() -> list[KeyRow]:
     for row in sql.select(TWO_FACTOR_WEBAUTHN_TABLE, (*names, *stamps)):
         keys.append(
             stored_key(
-                str(row["id"]),
+                # Apart from django-otp-webauthn's ids, which the same ledger holds.
+                f"{TWO_FACTOR_KEY_PREFIX}{row['id']}",
                 row["user_id"],
                 _unbase64url(row["key_handle"]),
                 _unbase64url(row["public_key"]),

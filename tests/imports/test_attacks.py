@@ -319,3 +319,30 @@ def test_a_credential_registered_here_during_the_run_is_key_here_not_a_crash(
     assert report["users_imported"] == 0
     assert list(WebAuthnCredential.objects.all()) == [theirs]
     assert not ImportedRow.objects.exists()
+
+
+# Failed before the fix (medium, an operator's mistake): the sources django-otp and two-factor
+# share one ledger, since they read the same apps and codes, but only two-factor read
+# django-two-factor-auth's security keys. After a run --from two-factor, a run --from django-otp
+# found none of them at the source and withdrew every one: sessions ended, users e-mailed, and
+# a key-only user's 2FA turned off with their recovery codes.
+def test_a_run_from_django_otp_keeps_the_keys_a_run_from_two_factor_imported(user, keys_on):
+    authenticator = SoftAuthenticator()
+    with_two_factor(user, authenticator)
+    assert counts(run("--from", "two-factor")) == {("webauthn", "imported"): 1}
+    assert counts(run("--from", "django-otp")) == {("webauthn", "already_imported"): 1}
+    signed_in_with_key(user, authenticator)
+
+
+# Failed before the fix (medium): django-otp-webauthn's keys and django-two-factor-auth's were
+# both recorded by their table's row id alone, so key 1 of one table was key 1 of the other:
+# with both tables in use the second key broke the run on the ledger's unique index, and a key
+# of one table passed as "already imported" or "still at the source" for the other.
+def test_keys_of_the_two_key_tables_with_the_same_id_are_two_keys(user, keys_on):
+    first, second = SoftAuthenticator(), SoftAuthenticator()
+    with_two_factor(user, first)
+    with_otp_webauthn(user, second)
+    assert counts(run("--from", "two-factor")) == {("webauthn", "imported"): 2}
+    assert counts(run("--from", "django-otp")) == {("webauthn", "already_imported"): 2}
+    signed_in_with_key(user, first)
+    signed_in_with_key(user, second)
