@@ -12,15 +12,17 @@ from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
 from django.db import connection
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice as OTPDevice
+from django_otp_webauthn.models import WebAuthnCredential as OTPWebAuthnCredential
 
 from django_totp import services
 from django_totp.imports import service
-from django_totp.models import EnrolmentGrace, ImportedRow, WebAuthnCredential
+from django_totp.models import EnrolmentGrace, ImportedRow, TOTPAccount, WebAuthnCredential
 from django_totp.services import Outcome
 
 from ..authenticator import ORIGIN, RP_ID, SoftAuthenticator, b64url
+from ..test_webauthn_views import use_key
 from .test_allauth import allauth_totp
-from .test_django_otp import counts, run
+from .test_django_otp import counts, run, sign_in
 from .test_keys import signed_in_with_key, with_allauth, with_otp_webauthn, with_two_factor
 
 pytestmark = pytest.mark.django_db
@@ -346,3 +348,43 @@ def test_keys_of_the_two_key_tables_with_the_same_id_are_two_keys(user, keys_on)
     assert counts(run("--from", "django-otp")) == {("webauthn", "already_imported"): 2}
     signed_in_with_key(user, first)
     signed_in_with_key(user, second)
+
+
+# Held (regression): a staff reset after the import removes the key for good; a later run
+# neither brings it back nor takes a key added at the old site since (reset_here).
+def test_a_key_staff_reset_after_the_import_stays_gone(user, staff_user, keys_on):
+    with_allauth(user, SoftAuthenticator())
+    run("--from", "allauth")
+    services.reset_user(user, actor=staff_user)
+    with_allauth(user, SoftAuthenticator())
+    assert counts(run("--from", "allauth")) == {
+        ("webauthn", "already_imported"): 1,
+        ("webauthn", "reset_here"): 1,
+    }
+    assert not WebAuthnCredential.objects.exists()
+
+
+# Held (regression): the counter the old site last saw comes over, so a copy of the key made
+# before the switch, answering with a lower counter, is a clone here (W3).
+def test_a_copy_of_a_key_with_a_lower_counter_is_a_clone_after_the_import(user, keys_on):
+    authenticator = SoftAuthenticator()
+    copy = authenticator.clone()
+    with_otp_webauthn(user, authenticator)
+    authenticator.counter = 40  # used at the old site since; django-otp-webauthn kept the count
+    OTPWebAuthnCredential.objects.update(sign_count=40)
+    run()
+    client = sign_in(user)
+    use_key(client, copy)
+    assert client.get("/private/").status_code == 302
+    assert WebAuthnCredential.objects.get().sign_count == 40
+    signed_in_with_key(user, authenticator)
+
+
+# Held (regression): a dry run leaves no trace, not even the account row the lock creates or
+# the end of an enrolment grace period (which would make the user count as reset here).
+def test_a_dry_run_leaves_no_account_row_or_grace_period_behind(user, keys_on):
+    with_allauth(user, SoftAuthenticator())
+    assert counts(run("--from", "allauth", "--dry-run")) == {("webauthn", "imported"): 1}
+    assert not TOTPAccount.objects.filter(user=user).exists()
+    assert not EnrolmentGrace.objects.filter(user_id=user.pk, ended_at__isnull=False).exists()
+    assert counts(run("--from", "allauth")) == {("webauthn", "imported"): 1}
