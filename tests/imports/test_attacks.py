@@ -14,7 +14,7 @@ from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice as OTPDevice
 from django_otp_webauthn.models import WebAuthnCredential as OTPWebAuthnCredential
 
-from django_totp import services
+from django_totp import imports, services
 from django_totp.imports import service
 from django_totp.models import EnrolmentGrace, ImportedRow, TOTPAccount, WebAuthnCredential
 from django_totp.services import Outcome
@@ -22,6 +22,7 @@ from django_totp.services import Outcome
 from ..authenticator import ORIGIN, RP_ID, SoftAuthenticator, b64url
 from ..test_webauthn_views import use_key
 from .test_allauth import allauth_totp
+from .test_concurrency import escaped, together
 from .test_django_otp import counts, run, sign_in
 from .test_keys import signed_in_with_key, with_allauth, with_otp_webauthn, with_two_factor
 
@@ -388,3 +389,20 @@ def test_a_dry_run_leaves_no_account_row_or_grace_period_behind(user, keys_on):
     assert not TOTPAccount.objects.filter(user=user).exists()
     assert not EnrolmentGrace.objects.filter(user_id=user.pk, ended_at__isnull=False).exists()
     assert counts(run("--from", "allauth")) == {("webauthn", "imported"): 1}
+
+
+# Held (regression; SQLite and, under tests.pg, PostgreSQL): runs at once import a key exactly
+# once, under the account lock.
+@pytest.mark.django_db(transaction=True)
+def test_runs_at_once_import_a_key_exactly_once(user, keys_on):
+    with_allauth(user, SoftAuthenticator())
+    rows = imports.read("allauth")[user.pk]
+
+    def one_run() -> object:
+        return service.import_user(user, rows, source="allauth")
+
+    results = together([one_run] * 8)
+    assert not escaped(results)
+    assert WebAuthnCredential.objects.count() == 1 and ImportedRow.objects.count() == 1
+    reasons = sorted(d.reason for result in results for d in result)
+    assert reasons.count(imports.Reason.IMPORTED) == 1
