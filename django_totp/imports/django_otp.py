@@ -170,11 +170,14 @@ def _otp_webauthn_keys(tables: set[str]) -> list[KeyRow]:
         }
         attestation = attestations.get(row["id"])
         credential_id = sql.as_bytes(row["credential_id"])
-        if attestation is not None:
+        count = _count(row["sign_count"])
+        if count is None:
+            key = stored_key(str(row["id"]), row["user_id"], None, None, **found)
+        elif attestation is not None:
             key = attested_key(str(row["id"]), row["user_id"], attestation, **found)
             # The counter and backup state have moved on since the registration.
             if key.credential_id == credential_id:
-                key = _moved_on(key, row)
+                key = replace(key, sign_count=count, backup_state=bool(row["backup_state"]))
             else:
                 key = stored_key(str(row["id"]), row["user_id"], None, None, **found)
         else:
@@ -184,7 +187,7 @@ def _otp_webauthn_keys(tables: set[str]) -> list[KeyRow]:
                 credential_id,
                 sql.as_bytes(row["public_key"]),
                 rp_id=getattr(settings, "OTP_WEBAUTHN_RP_ID", None) or None,
-                sign_count=_count(row["sign_count"]),
+                sign_count=count,
                 aaguid=str(row["aaguid"] or ""),
                 backup_eligible=bool(row["backup_eligible"]),
                 backup_state=bool(row["backup_state"]),
@@ -194,27 +197,22 @@ def _otp_webauthn_keys(tables: set[str]) -> list[KeyRow]:
     return keys
 
 
-def _moved_on(key: KeyRow, row: dict[str, Any]) -> KeyRow:
-    return replace(
-        key, sign_count=_count(row["sign_count"]), backup_state=bool(row["backup_state"])
-    )
-
-
 def _two_factor_keys() -> list[KeyRow]:
     names = ("id", "user_id", "name", "confirmed", "public_key", "key_handle", "sign_count")
     stamps = ("created_at", "last_used_at")
     keys = []
     for row in sql.select(TWO_FACTOR_WEBAUTHN_TABLE, (*names, *stamps)):
+        count = _count(row["sign_count"])
         keys.append(
             stored_key(
                 # Apart from django-otp-webauthn's ids, which the same ledger holds.
                 f"{TWO_FACTOR_KEY_PREFIX}{row['id']}",
                 row["user_id"],
-                _unbase64url(row["key_handle"]),
+                None if count is None else _unbase64url(row["key_handle"]),
                 _unbase64url(row["public_key"]),
                 name=str(row["name"])[:64],
                 rp_id=getattr(settings, "TWO_FACTOR_WEBAUTHN_RP_ID", None) or None,
-                sign_count=_count(row["sign_count"]),
+                sign_count=count or 0,
                 user_handle=_two_factor_handle(row["user_id"]),
                 confirmed=bool(row["confirmed"]),
                 created_at=sql.as_datetime(row["created_at"]),
@@ -243,8 +241,13 @@ def _transports(value: Any) -> list[str]:
     return sql.list_of(value, str) or []
 
 
-def _count(value: Any) -> int:
-    count = int(value)
+def _count(value: Any) -> int | None:
+    """A key's counter (a negative one as 0), or ``None`` when it is no number: SQLite keeps
+    text in an integer column (a crafted row, a bad key)."""
+    try:
+        count = int(value)
+    except (TypeError, ValueError):
+        return None
     return count if count >= 0 else 0
 
 

@@ -406,3 +406,22 @@ def test_runs_at_once_import_a_key_exactly_once(user, keys_on):
     assert WebAuthnCredential.objects.count() == 1 and ImportedRow.objects.count() == 1
     reasons = sorted(d.reason for result in results for d in result)
     assert reasons.count(imports.Reason.IMPORTED) == 1
+
+
+# Failed before the fix (low, SQLite): SQLite keeps text in an integer column, and int("x") of a
+# key's sign_count ended the whole run. A counter that is no number is a bad key.
+@pytest.mark.parametrize("source", ["two-factor", "django-otp"])
+def test_a_sign_count_that_is_no_number_is_a_bad_key_not_a_crash(user, keys_on, source):
+    if connection.vendor != "sqlite":
+        pytest.skip("other databases keep only numbers in an integer column")
+    authenticator = SoftAuthenticator()
+    with_two_factor(user, authenticator) if source == "two-factor" else with_otp_webauthn(
+        user, authenticator
+    )
+    with connection.cursor() as cursor:
+        for table in (
+            "two_factor_webauthn_webauthndevice",
+            "django_otp_webauthn_webauthncredential",
+        ):
+            cursor.execute(f"UPDATE {table} SET sign_count = 'x'")  # noqa: S608
+    assert counts(run("--from", source)) == {("webauthn", "bad_key"): 1}
