@@ -14,6 +14,7 @@ the source kept where it kept any, else as the source's setting or ``--rp-id`` d
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import enum
 import functools
@@ -77,6 +78,9 @@ class Reason(enum.StrEnum):
     RP_ID_CHANGED = "rp_id_changed"
     RP_ID_UNKNOWN = "rp_id_unknown"  # nothing says which RP ID: give --rp-id
     KEY_HERE = "key_here"  # the credential is registered here already (another user, row)
+    # SECURITY: the source gives the credential id to more than one account; one of them holds
+    # a copy of someone else's id, and which is not ours to guess (W4).
+    KEY_SHARED = "key_shared"
 
 
 @dataclass(frozen=True)
@@ -123,6 +127,8 @@ class KeyRow:
     discoverable: bool | None = None
     # The handle the source registered the credential with: a passkey answers with it.
     user_handle: bytes | None = None
+    # Another account of the source holds the same credential id (``read``).
+    shared: bool = False
     confirmed: bool = True
     created_at: datetime.datetime | None = None
     last_used_at: datetime.datetime | None = None
@@ -246,8 +252,32 @@ def read(
     found = {
         pk.to_python(user_id): rows for user_id, rows in sources()[source].read(decrypt).items()
     }
+    _mark_shared(found)
     wanted = None if user_ids is None else set(user_ids)
     return {user_id: rows for user_id, rows in found.items() if wanted is None or user_id in wanted}
+
+
+def _mark_shared(found: dict[Any, UserRows]) -> None:
+    """Mark the keys whose credential id the source gives to more than one account.
+
+    allauth and django-two-factor-auth keep no unique credential id, so a user of the old site
+    can register a software key under the id of someone else's key (allowCredentials shows it);
+    taking it for whichever account comes first could give the attacker's public key the
+    victim's id here, and leave the victim without their key (W4). All users are read even for
+    ``--user``, so the answer does not depend on whom a run is for.
+    """
+    holders: dict[bytes, set[Any]] = {}
+    for user_id, rows in found.items():
+        for key in rows.keys:
+            if key.credential_id is not None:
+                holders.setdefault(key.credential_id, set()).add(user_id)
+    for rows in found.values():
+        rows.keys = [
+            dataclasses.replace(key, shared=True)
+            if key.credential_id is not None and len(holders[key.credential_id]) > 1
+            else key
+            for key in rows.keys
+        ]
 
 
 def plan_user(
@@ -354,6 +384,10 @@ def _key_reason(
         return Reason.WEBAUTHN_OFF
     if row.credential_id is None or row.public_key is None:
         return Reason.BAD_KEY
+    # SECURITY: an empty id is no id (and escapes the check for ids registered here); one over
+    # 1023 bytes no assertion can name (W7). Either is a crafted row.
+    if not 0 < len(row.credential_id) <= webauthn.MAX_CREDENTIAL_ID_BYTES:
+        return Reason.BAD_KEY
     # SECURITY: what the authenticator signed for beats what settings say of it (W2).
     if row.rp_id_hash is not None:
         same = hmac.compare_digest(row.rp_id_hash, webauthn.rp_id_hash(rp_id))
@@ -364,6 +398,8 @@ def _key_reason(
     if not same:
         return Reason.RP_ID_CHANGED
     # SECURITY: a credential belongs to one account (W4), and is imported once.
+    if row.shared:
+        return Reason.KEY_SHARED
     digest = credential_id_digest(row.credential_id)
     if digest in taken:
         return Reason.KEY_HERE

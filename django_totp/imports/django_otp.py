@@ -54,32 +54,35 @@ OTP_WEBAUTHN_TABLE = "django_otp_webauthn_webauthncredential"
 OTP_WEBAUTHN_ATTESTATION_TABLE = "django_otp_webauthn_webauthnattestation"
 OTP_WEBAUTHN_HANDLE_TABLE = "django_otp_webauthn_webauthnuserhandle"
 TWO_FACTOR_WEBAUTHN_TABLE = "two_factor_webauthn_webauthndevice"
-# A site may have any of them: django-otp-webauthn needs none of django-otp's plugins.
-TABLES = (TOTP_TABLE, STATIC_TOKEN_TABLE, OTP_WEBAUTHN_TABLE)
-TWO_FACTOR_ALL = (*TABLES, TWO_FACTOR_WEBAUTHN_TABLE, *(table for _, table in TWO_FACTOR_TABLES))
+TWO_FACTOR_KEY_PREFIX = "two_factor:"
+# A site may have any of them: django-otp-webauthn needs none of django-otp's plugins, and both
+# sources read both key tables (they share one ledger).
+TABLES = (TOTP_TABLE, STATIC_TOKEN_TABLE, OTP_WEBAUTHN_TABLE, TWO_FACTOR_WEBAUTHN_TABLE)
+TWO_FACTOR_ALL = (*TABLES, *(table for _, table in TWO_FACTOR_TABLES))
 TOTP_COLUMNS = ("id", "user_id", "name", "key", "digits", "step", "t0", "drift", "last_t")
 
 
 def read(decrypt: Callable[[str], str]) -> dict[Any, UserRows]:
-    """django-otp's devices and django-otp-webauthn's keys; its keys are stored in the clear, so
-    ``decrypt`` is not used."""
+    """django-otp's devices, and the security keys of django-otp-webauthn and
+    django-two-factor-auth; their keys are stored in the clear, so ``decrypt`` is not used."""
     return _read(OTHER_DEVICE_TABLES)
 
 
 def read_two_factor(decrypt: Callable[[str], str]) -> dict[Any, UserRows]:
-    """django-otp's devices, and django-two-factor-auth's phones and security keys."""
-    found = _read(OTHER_DEVICE_TABLES + TWO_FACTOR_TABLES)
-    if TWO_FACTOR_WEBAUTHN_TABLE in sql.tables():
-        for key in _two_factor_keys():
-            found.setdefault(key.user_id, UserRows()).keys.append(key)
-    return found
+    """As ``read``, with django-two-factor-auth's phones."""
+    return _read(OTHER_DEVICE_TABLES + TWO_FACTOR_TABLES)
 
 
 def _read(others: tuple[tuple[Kind, str], ...]) -> dict[Any, UserRows]:
     found: defaultdict[Any, UserRows] = defaultdict(UserRows)
     tables = sql.tables()
+    # SECURITY: both sources read both key tables: they share a ledger, and a run of one must
+    # not withdraw as removed at the source what a run of the other imported.
     if OTP_WEBAUTHN_TABLE in tables:
         for key in _otp_webauthn_keys(tables):
+            found[key.user_id].keys.append(key)
+    if TWO_FACTOR_WEBAUTHN_TABLE in tables:
+        for key in _two_factor_keys():
             found[key.user_id].keys.append(key)
     if TOTP_TABLE in tables:
         for totp in _totp_rows():
@@ -171,11 +174,14 @@ def _otp_webauthn_keys(tables: set[str]) -> list[KeyRow]:
         }
         attestation = attestations.get(row["id"])
         credential_id = sql.as_bytes(row["credential_id"])
-        if attestation is not None:
+        count = _count(row["sign_count"])
+        if count is None:
+            key = stored_key(str(row["id"]), row["user_id"], None, None, **found)
+        elif attestation is not None:
             key = attested_key(str(row["id"]), row["user_id"], attestation, **found)
             # The counter and backup state have moved on since the registration.
             if key.credential_id == credential_id:
-                key = _moved_on(key, row)
+                key = replace(key, sign_count=count, backup_state=bool(row["backup_state"]))
             else:
                 key = stored_key(str(row["id"]), row["user_id"], None, None, **found)
         else:
@@ -185,7 +191,7 @@ def _otp_webauthn_keys(tables: set[str]) -> list[KeyRow]:
                 credential_id,
                 sql.as_bytes(row["public_key"]),
                 rp_id=getattr(settings, "OTP_WEBAUTHN_RP_ID", None) or None,
-                sign_count=_count(row["sign_count"]),
+                sign_count=count,
                 aaguid=str(row["aaguid"] or ""),
                 backup_eligible=bool(row["backup_eligible"]),
                 backup_state=bool(row["backup_state"]),
@@ -195,26 +201,22 @@ def _otp_webauthn_keys(tables: set[str]) -> list[KeyRow]:
     return keys
 
 
-def _moved_on(key: KeyRow, row: dict[str, Any]) -> KeyRow:
-    return replace(
-        key, sign_count=_count(row["sign_count"]), backup_state=bool(row["backup_state"])
-    )
-
-
 def _two_factor_keys() -> list[KeyRow]:
     names = ("id", "user_id", "name", "confirmed", "public_key", "key_handle", "sign_count")
     stamps = ("created_at", "last_used_at")
     keys = []
     for row in sql.select(TWO_FACTOR_WEBAUTHN_TABLE, (*names, *stamps)):
+        count = _count(row["sign_count"])
         keys.append(
             stored_key(
-                str(row["id"]),
+                # Apart from django-otp-webauthn's ids, which the same ledger holds.
+                f"{TWO_FACTOR_KEY_PREFIX}{row['id']}",
                 row["user_id"],
-                _unbase64url(row["key_handle"]),
+                None if count is None else _unbase64url(row["key_handle"]),
                 _unbase64url(row["public_key"]),
                 name=str(row["name"])[:64],
                 rp_id=getattr(settings, "TWO_FACTOR_WEBAUTHN_RP_ID", None) or None,
-                sign_count=_count(row["sign_count"]),
+                sign_count=count or 0,
                 user_handle=_two_factor_handle(row["user_id"]),
                 confirmed=bool(row["confirmed"]),
                 created_at=sql.as_datetime(row["created_at"]),
@@ -243,8 +245,13 @@ def _transports(value: Any) -> list[str]:
     return sql.list_of(value, str) or []
 
 
-def _count(value: Any) -> int:
-    count = int(value)
+def _count(value: Any) -> int | None:
+    """A key's counter (a negative one as 0), or ``None`` when it is no number: SQLite keeps
+    text in an integer column (a crafted row, a bad key)."""
+    try:
+        count = int(value)
+    except (TypeError, ValueError):
+        return None
     return count if count >= 0 else 0
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -50,6 +50,39 @@ def import_user(
     the same and rolls back. ``declared_rp_id`` is the RP ID ``--rp-id`` names for keys whose
     source kept neither their registration nor a setting. Returns a decision for every row.
     """
+    try:
+        plan, removed = _apply(user, rows, source, dry_run, declared_rp_id)
+    except IntegrityError:
+        # SECURITY: another account's registration holds its own account lock, not this one:
+        # a credential id it registered between our check and our insert breaks the unique
+        # index. Decided again, that key is key_here, and the run goes on (W4, W7).
+        plan, removed = _apply(user, rows, source, dry_run, declared_rp_id)
+    if dry_run:
+        return plan.decisions
+    for device, device_id in removed:
+        # Signalled, logged and e-mailed as any removal: the user hears of it (R35).
+        events.report_removed(user, device, device_id, None, event="device_removed")
+    if plan.devices or plan.keys or plan.codes or plan.withdrawn:
+        events.log_event(
+            "imported",
+            user=user,
+            source=source,
+            devices=len(plan.devices),
+            keys=len(plan.keys),
+            codes=len(plan.codes),
+            withdrawn=len(plan.withdrawn),
+        )
+    return plan.decisions
+
+
+def _apply(
+    user: AbstractBaseUser,
+    rows: UserRows,
+    source: str,
+    dry_run: bool,
+    declared_rp_id: str | None,
+) -> tuple[Plan, list[tuple[Device, int]]]:
+    """``import_user``'s decisions, applied in one transaction under the account lock."""
     ledger = sources()[source].ledger
     with transaction.atomic():
         locked_account(user)
@@ -82,26 +115,13 @@ def import_user(
             declared_rp_id=declared_rp_id,
             registered=_registered(rows),
         )
-        removed = _withdraw(taken, plan)
+        # SECURITY: withdrawing ends sessions in the session store at once (a cache is not
+        # rolled back): a dry run only reports what it would withdraw.
+        removed = [] if dry_run else _withdraw(taken, plan)
         _take(user, plan, ledger)
         if dry_run:
             transaction.set_rollback(True)
-    if dry_run:
-        return plan.decisions
-    for device, device_id in removed:
-        # Signalled, logged and e-mailed as any removal: the user hears of it (R35).
-        events.report_removed(user, device, device_id, None, event="device_removed")
-    if plan.devices or plan.codes or plan.withdrawn:
-        events.log_event(
-            "imported",
-            user=user,
-            source=source,
-            devices=len(plan.devices),
-            keys=len(plan.keys),
-            codes=len(plan.codes),
-            withdrawn=len(plan.withdrawn),
-        )
-    return plan.decisions
+    return plan, removed
 
 
 def _registered(rows: UserRows) -> frozenset[str]:
@@ -174,7 +194,9 @@ def _take(user: AbstractBaseUser, plan: Plan, ledger: str) -> None:
             name=key.name[:64] or _("Security key"),
             public_key=key.public_key,
             sign_count=key.sign_count,
-            transports=" ".join(t for t in key.transports if t in webauthn.KNOWN_TRANSPORTS),
+            # Each known name once, as registration stores them: a crafted list of 50 "usb"
+            # would not fit the column.
+            transports=" ".join(sorted(set(key.transports) & webauthn.KNOWN_TRANSPORTS)),
             aaguid=key.aaguid[:36],
             backup_eligible=key.backup_eligible,
             backup_state=key.backup_state,

@@ -31,10 +31,23 @@ def select(
     """Rows of ``table`` as dicts, in ``order``. ``names``, ``where`` and ``order`` are our
     constants."""
     # Every identifier is a constant of the reading modules, quoted; no value is interpolated.
-    query = f"SELECT {', '.join(map(q, names))} FROM {q(table)} {where} ORDER BY {q(order)}"  # noqa: S608
+    query = f"SELECT {', '.join(map(_column, names))} FROM {q(table)} {where} ORDER BY {q(order)}"  # noqa: S608
     with connection.cursor() as cursor:
         cursor.execute(query)
         return [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
+
+
+# The sources' timestamp columns.
+TIMESTAMPS = frozenset({"created_at", "last_used_at"})
+
+
+def _column(name: str) -> str:
+    # SECURITY: SQLite's driver parses a timestamp column as it fetches the rows, and raises
+    # ValueError for text shaped like a timestamp that is none (February 30th), ending the run:
+    # read as text, ``as_datetime`` parses it.
+    if connection.vendor == "sqlite" and name in TIMESTAMPS:
+        return f"CAST({q(name)} AS TEXT)"
+    return q(name)
 
 
 def json_object(value: Any) -> dict[str, Any] | None:
@@ -69,7 +82,11 @@ def as_bytes(value: Any) -> bytes | None:
 def as_datetime(value: Any) -> datetime.datetime | None:
     """A timestamp column's value: raw SQL on SQLite gives text, other backends datetimes."""
     if isinstance(value, str):
-        value = parse_datetime(value)
+        try:
+            value = parse_datetime(value)
+        # SQLite keeps any text: shaped like a timestamp, it may still be none (February 30th).
+        except ValueError:
+            return None
     if not isinstance(value, datetime.datetime):
         return None
     if settings.USE_TZ and timezone.is_naive(value):

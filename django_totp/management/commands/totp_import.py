@@ -35,8 +35,9 @@ class Command(BaseCommand):
             dest="source",
             required=True,
             choices=list(imports.sources()),
-            help="The package: django-otp (with django-otp-webauthn), two-factor "
-            "(django-two-factor-auth), allauth or django-mfa.",
+            help="The package: django-otp or two-factor (django-two-factor-auth), which read "
+            "the same tables, security keys of django-otp-webauthn and of django-two-factor-auth's "
+            "webauthn plugin included; allauth or django-mfa.",
         )
         parser.add_argument(
             "--rp-id",
