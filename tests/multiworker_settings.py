@@ -49,3 +49,12 @@ if os.environ.get("TOTP_TEST_REDIS_URL"):
 
 # Short, so the test can wait out the interval after which a revoked session must be gone.
 TOTP_RECHECK_SECONDS = int(os.environ["TOTP_MULTIWORKER_RECHECK_SECONDS"])
+
+# A server error's traceback on the workers' output, which a failing test prints.
+LOGGING = {
+    **LOGGING,  # noqa: F405
+    "loggers": {
+        **LOGGING["loggers"],  # noqa: F405
+        "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
+    },
+}

@@ -133,7 +133,8 @@ class Server:
             answer = Answer(response.status, response.getheader("Location", ""), text, request_id)
         finally:
             conn.close()
-        assert answer.status < 500, answer
+        # The workers log a server error's traceback to output.log (multiworker_settings).
+        assert answer.status < 500, f"{answer}\n{self.all_logs()}"
         return answer, cookies
 
     def worker_of(self, answer: Answer) -> int:
