@@ -85,8 +85,7 @@ def _read(others: tuple[tuple[Kind, str], ...]) -> dict[Any, UserRows]:
         for key in _two_factor_keys():
             found[key.user_id].keys.append(key)
     if TOTP_TABLE in tables:
-        for totp in _totp_rows():
-            found[totp.user_id].totp.append(totp)
+        _add_totp_rows(found)
     if {STATIC_DEVICE_TABLE, STATIC_TOKEN_TABLE} <= tables:
         for code in _code_rows():
             found[code.user_id].codes.append(code)
@@ -98,26 +97,33 @@ def _read(others: tuple[tuple[Kind, str], ...]) -> dict[Any, UserRows]:
     return dict(found)
 
 
-def _totp_rows() -> list[TOTPRow]:
+def _add_totp_rows(found: defaultdict[Any, UserRows]) -> None:
+    """Each app to its owner's rows, or a ``bad_key`` refusal for a row not as django-otp writes
+    it (SQLite keeps whatever a hand-edited row holds, text in an integer column too)."""
     # django-otp 1.1 added the timestamps; older tables lack them.
     stamps = [c for c in ("created_at", "last_used_at") if c in sql.columns(TOTP_TABLE)]
-    return [
-        TOTPRow(
-            source_id=str(row["id"]),
-            user_id=row["user_id"],
-            name=str(row["name"])[:64],
-            key=_unhex(str(row["key"])),
-            digits=int(row["digits"]),
-            step=int(row["step"]),
-            confirmed=bool(row["confirmed"]),
-            t0=int(row["t0"]),
-            drift=int(row["drift"]),
-            last_step=int(row["last_t"]) if int(row["last_t"]) >= 0 else None,
-            created_at=sql.as_datetime(row.get("created_at")),
-            last_used_at=sql.as_datetime(row.get("last_used_at")),
-        )
-        for row in sql.select(TOTP_TABLE, (*TOTP_COLUMNS, "confirmed", *stamps))
-    ]
+    for row in sql.select(TOTP_TABLE, (*TOTP_COLUMNS, "confirmed", *stamps)):
+        rows = found[row["user_id"]]
+        try:
+            last_t = int(row["last_t"])
+            totp = TOTPRow(
+                source_id=str(row["id"]),
+                user_id=row["user_id"],
+                name=str(row["name"])[:64],
+                key=_unhex(str(row["key"])),
+                digits=int(row["digits"]),
+                step=int(row["step"]),
+                confirmed=bool(row["confirmed"]),
+                t0=int(row["t0"]),
+                drift=int(row["drift"]),
+                last_step=last_t if last_t >= 0 else None,
+                created_at=sql.as_datetime(row.get("created_at")),
+                last_used_at=sql.as_datetime(row.get("last_used_at")),
+            )
+        except (TypeError, ValueError):
+            rows.refused.append(Decision(Kind.TOTP, str(row["id"]), Reason.BAD_KEY))
+            continue
+        rows.totp.append(totp)
 
 
 def _code_rows() -> list[CodeRow]:

@@ -201,7 +201,8 @@ def _take(user: AbstractBaseUser, plan: Plan, ledger: str) -> None:
             backup_eligible=key.backup_eligible,
             backup_state=key.backup_state,
             discoverable=key.discoverable,
-            user_handle=key.user_handle,
+            # SECURITY: an empty or overlong handle is none: an empty answer must not match.
+            user_handle=key.user_handle if 0 < len(key.user_handle or b"") <= 64 else None,
             created_at=key.created_at or now,
             last_used_at=key.last_used_at,
         )

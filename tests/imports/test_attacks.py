@@ -425,3 +425,41 @@ def test_a_sign_count_that_is_no_number_is_a_bad_key_not_a_crash(user, keys_on, 
         ):
             cursor.execute(f"UPDATE {table} SET sign_count = 'x'")  # noqa: S608
     assert counts(run("--from", source)) == {("webauthn", "bad_key"): 1}
+
+
+# Failed before the fix (low, SQLite): text in an authenticator app's integer column (digits,
+# step, t0, drift, last_t) ended the whole run with a ValueError. The row is a bad key; the
+# other users are imported.
+@pytest.mark.parametrize("column", ["digits", "step", "t0", "drift", "last_t"])
+def test_an_app_row_with_text_for_a_number_is_a_bad_key_not_a_crash(
+    user, django_user_model, column
+):
+    if connection.vendor != "sqlite":
+        pytest.skip("other databases keep only numbers in an integer column")
+    spoiled = OTPDevice.objects.create(user=user, name="Phone", confirmed=True)
+    other = django_user_model.objects.create_user("bob", password="x")
+    OTPDevice.objects.create(user=other, name="Phone", confirmed=True)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE otp_totp_totpdevice SET {column} = 'x' WHERE id = %s",  # noqa: S608
+            [spoiled.pk],
+        )
+    assert counts(run()) == {("totp", "bad_key"): 1, ("totp", "imported"): 1}
+
+
+# Failed before the fix (low): an empty user handle at the source was kept as b"", and a passkey
+# answering with an empty handle matched it (its signature still had to verify). Handles that
+# are empty or longer than WebAuthn allows (64 bytes) are no handle.
+@pytest.mark.parametrize("handle", ["", "ab" * 65])
+def test_an_empty_or_overlong_source_handle_is_no_handle(user, keys_on, settings, handle):
+    if len(handle) > 128 and connection.vendor != "sqlite":
+        pytest.skip("other databases keep the column's 128 characters at most")
+    settings.TOTP_PASSKEY_SIGN_IN = True
+    authenticator = SoftAuthenticator()
+    with_otp_webauthn(user, authenticator)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE django_otp_webauthn_webauthnuserhandle SET handle_hex = %s", [handle]
+        )
+    run()
+    assert WebAuthnCredential.objects.get().user_handle is None
