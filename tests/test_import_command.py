@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from django.core.management import call_command
+from django.core.management import ManagementUtility, call_command
 from django.core.management.base import CommandError
 
 pytestmark = pytest.mark.django_db
@@ -34,3 +34,27 @@ def test_an_unknown_source_is_refused():
 def test_decrypt_is_for_allauth_only():
     with pytest.raises(CommandError, match="--decrypt is for allauth"):
         call_command("totp_import", "--from", "django-mfa", "--decrypt", "builtins.str")
+
+
+def run_as_the_operator(capsys, *args: str) -> str:
+    """``manage.py totp_import ARGS`` as typed, system checks and all; what it printed."""
+    with pytest.raises(SystemExit):
+        ManagementUtility(["manage.py", "totp_import", *args]).execute()
+    return capsys.readouterr().err
+
+
+def test_it_runs_before_the_switch_while_the_middleware_and_urls_are_still_missing(
+    settings, capsys
+):
+    """Switching: django_totp is installed and migrated, the old package still in charge, so
+    the checks that report our middleware and URLs as missing must not stop the import."""
+    settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if not m.startswith("django_totp")]
+    settings.ROOT_URLCONF = "tests.bare_site_urls"
+    printed = run_as_the_operator(capsys, "--from", "django-otp")
+    assert "None of django-otp's tables" in printed and "SystemCheckError" not in printed
+
+
+def test_a_setting_that_breaks_its_rule_stops_it_with_what_to_do(settings, capsys):
+    settings.TOTP_ENCRYPTION_KEYS = "one string, not a list"
+    printed = run_as_the_operator(capsys, "--from", "django-otp")
+    assert "TOTP_ENCRYPTION_KEYS" in printed and "Traceback" not in printed
