@@ -31,7 +31,7 @@ from django_totp.revocation import session_store
 from django_totp.services import Outcome
 
 from .authenticator import ORIGIN, RP_ID, SoftAuthenticator, b64url
-from .conftest import owner_request
+from .conftest import make_device, owner_request
 
 pytestmark = pytest.mark.django_db
 
@@ -135,9 +135,12 @@ def test_the_settings_page_says_which_keys_sign_in_alone(client, user, passkey):
     assert ceremonies.finish_registration(request, created, "USB key").accepted
     options = begin_in(client)
     client.post("/2fa/passkey/finish/", {"credential": passkey.get(options)})
+    make_device(user, name="Phone")
     page = client.get("/2fa/manage/").content.decode()
     assert page.index("Laptop") < page.index("A passkey: signs you in by itself.")
     assert page.index("USB key") < page.index("Not a passkey: only for the second step.")
+    # An authenticator app is neither: it says nothing about passkeys.
+    assert page.count("Not a passkey") == 1 and page.count("A passkey:") == 1
 
 
 # -- the happy path --------------------------------------------------------------------------------
