@@ -44,7 +44,8 @@ CSRF_MIDDLEWARE_PATH = "django.middleware.csrf.CsrfViewMiddleware"
 MESSAGES: dict[str, tuple[str, str]] = {
     "E001": (
         f"{MIDDLEWARE_PATH} is not in MIDDLEWARE.",
-        "Add it to MIDDLEWARE right after AuthenticationMiddleware, or nothing is enforced.",
+        "Add it to MIDDLEWARE after AuthenticationMiddleware and MessageMiddleware, or nothing "
+        "is enforced.",
     ),
     "E002": (
         f"{MIDDLEWARE_PATH} comes before AuthenticationMiddleware.",
@@ -157,7 +158,9 @@ URL_SETTINGS_WHY = {
     "TOTP_LOGOUT_URL": 'The 2FA pages\' "Cancel and sign out" disappears; the default, '
     "django_totp:logout, needs no URL of the site.",
     "TOTP_REDIRECT_URL": "django_totp sends people there after the code or enrolment when "
-    "there is no next; it defaults to LOGIN_REDIRECT_URL.",
+    "there is no next.",
+    "LOGIN_REDIRECT_URL": "django_totp sends people there after the code or enrolment when "
+    "there is no next (TOTP_REDIRECT_URL is not set, and defaults to it).",
     "TOTP_EXEMPT_URLS": "An exemption by a name no URL pattern has exempts nothing.",
 }
 
@@ -396,10 +399,17 @@ def check_urls(**kwargs: Any) -> list[checks.CheckMessage]:
     if conf.errors():
         return errors  # check_settings reports them; the values cannot be read
     names = set(url_names(get_resolver().url_patterns))
+    # Named as the site set it: a default is reported under the setting it came from, and
+    # the default sign-out only when E028 has not said already that its page is missing.
+    own_redirect = hasattr(settings, "TOTP_REDIRECT_URL")
+    redirect = "TOTP_REDIRECT_URL" if own_redirect else "LOGIN_REDIRECT_URL"
+    logout_told = not hasattr(settings, "TOTP_LOGOUT_URL") and any(
+        error.id == "django_totp.E028" for error in errors
+    )
     values: list[tuple[str, object]] = [
         ("LOGIN_URL", settings.LOGIN_URL),
-        ("TOTP_LOGOUT_URL", conf.TOTP_LOGOUT_URL),
-        ("TOTP_REDIRECT_URL", conf.TOTP_REDIRECT_URL),
+        *([] if logout_told else [("TOTP_LOGOUT_URL", conf.TOTP_LOGOUT_URL)]),
+        (redirect, conf.TOTP_REDIRECT_URL),
         *(("TOTP_EXEMPT_URLS", v) for v in conf.TOTP_EXEMPT_URLS if not v.startswith("/")),
     ]
     for setting, value in values:

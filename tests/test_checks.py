@@ -274,6 +274,23 @@ def test_url_settings_that_lead_somewhere_pass(settings, name, value):
     assert checks.check_urls() == []
 
 
+def test_a_default_redirect_that_leads_nowhere_is_named_as_the_site_set_it(settings):
+    """Switching from django-two-factor-auth leaves LOGIN_REDIRECT_URL = "two_factor:profile":
+    the warning names that setting, not the TOTP_REDIRECT_URL nobody set."""
+    settings.LOGIN_REDIRECT_URL = "two_factor:profile"
+    (message,) = checks.check_urls()
+    assert message.msg.startswith("LOGIN_REDIRECT_URL = 'two_factor:profile'")
+    assert "TOTP_REDIRECT_URL is not set" in message.hint
+
+
+def test_without_the_packages_urls_the_default_sign_out_is_not_reported_twice(settings):
+    settings.ROOT_URLCONF = "tests.checks_urls.without_django_totp"
+    messages = checks.check_urls()
+    assert not any("TOTP_LOGOUT_URL" in message.msg for message in messages)
+    settings.TOTP_LOGOUT_URL = "django_totp:logout"  # set by the site: reported as set
+    assert any("TOTP_LOGOUT_URL" in message.msg for message in checks.check_urls())
+
+
 def test_the_packages_urls_missing_from_the_urlconf_are_an_error(settings):
     settings.ROOT_URLCONF = "tests.checks_urls.without_django_totp"
     messages = checks.check_urls()
