@@ -159,6 +159,12 @@ class Command(BaseCommand):
                 "Security keys with rp_id_unknown: nothing records the RP ID they were made "
                 "for; run again with --rp-id and the domain the old site's keys used."
             )
+        if imports.Reason.RP_ID_CHANGED in reasons:
+            self.stdout.write(
+                "Security keys with rp_id_changed were made for another RP ID than "
+                "TOTP_WEBAUTHN_RP_ID: they cannot sign in here. Set TOTP_WEBAUTHN_RP_ID to the "
+                "one the old site used (its host name, if it named none) and run again."
+            )
         if imports.Reason.WEBAUTHN_OFF in reasons:
             self.stdout.write(
                 "Security keys with webauthn_off: switch TOTP_WEBAUTHN on, with the old site's "
