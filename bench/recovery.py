@@ -15,7 +15,7 @@ from unittest import mock
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.test import override_settings
 
-from django_totp import crypto, services
+from django_totp import crypto, recovery, services
 from django_totp.models import TOTPAccount
 from tests.conftest import owner_request
 
@@ -77,8 +77,12 @@ def run(config: Config) -> None:
     table(["variant", "median", "IQR"], rows)
     print(f"  keyed hashes per refused check, 10 codes stored: {hashed.call_count}")
     worst = max(Summary.of(flat(results[name])).median for name in list(series)[:2])
+    # One keyed hash per reading of the typed code (ours, and the verbatim one of imported
+    # codes) and per configured key, however many codes are stored: never one per code.
+    per_check = len(recovery.readings("zzzz-zzzz-zzzz")) * len(crypto.digests("x"))
     goal(
         f"one check costs at most one slow hash (check {ms(worst)} ms, slow hash "
-        f"{ms(statistics.median(slow))} ms, {hashed.call_count} keyed hash per check)",
-        worst <= statistics.median(slow) and hashed.call_count == len(crypto.digests("x")),
+        f"{ms(statistics.median(slow))} ms, {hashed.call_count} keyed hashes per check, "
+        f"{per_check} expected: one per reading and key)",
+        worst <= statistics.median(slow) and hashed.call_count == per_check,
     )
