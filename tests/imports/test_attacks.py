@@ -24,7 +24,13 @@ from ..test_webauthn_views import use_key
 from .test_allauth import allauth_totp
 from .test_concurrency import escaped, together
 from .test_django_otp import counts, run, sign_in
-from .test_keys import signed_in_with_key, with_allauth, with_otp_webauthn, with_two_factor
+from .test_keys import (
+    signed_in_then_removed_at_the_old_site,
+    signed_in_with_key,
+    with_allauth,
+    with_otp_webauthn,
+    with_two_factor,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -240,12 +246,7 @@ def test_a_credential_id_claimed_at_the_source_after_a_first_run_does_not_move_o
 # session store at once: with the cache session engine, a dry run signed the user out for good.
 def test_a_dry_run_signs_nobody_out(user, keys_on, settings):
     settings.SESSION_ENGINE = "django.contrib.sessions.backends.cache"
-    authenticator = SoftAuthenticator()
-    old = with_otp_webauthn(user, authenticator)
-    with_otp_webauthn(user, SoftAuthenticator())
-    run()
-    client = signed_in_with_key(user, authenticator)
-    old.delete()
+    client = signed_in_then_removed_at_the_old_site(user)
     report = run("--dry-run")
     assert counts(report)[("webauthn", "removed_at_source")] == 1
     assert client.get("/private/").status_code == 200

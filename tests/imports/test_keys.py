@@ -226,15 +226,21 @@ def test_a_dry_run_imports_no_key(user):
     assert not WebAuthnCredential.objects.exists() and not ImportedRow.objects.exists()
 
 
-def test_a_key_removed_at_the_old_site_is_removed_here_and_its_sessions_end(
-    user, mailoutbox, django_capture_on_commit_callbacks
-):
+def signed_in_then_removed_at_the_old_site(user) -> Client:
+    """Two keys imported; a browser signed in with the first, which the old site then removes."""
     authenticator = SoftAuthenticator()
     old = with_otp_webauthn(user, authenticator)
     with_otp_webauthn(user, SoftAuthenticator())
     run()
     client = signed_in_with_key(user, authenticator)
     old.delete()
+    return client
+
+
+def test_a_key_removed_at_the_old_site_is_removed_here_and_its_sessions_end(
+    user, mailoutbox, django_capture_on_commit_callbacks
+):
+    client = signed_in_then_removed_at_the_old_site(user)
     with django_capture_on_commit_callbacks(execute=True):
         report = run()
     assert counts(report) == {
