@@ -10,13 +10,14 @@ import json
 import logging
 import time
 
+import cbor2
 import pytest
 import time_machine
 from django.contrib.sessions.middleware import SessionMiddleware
 from django.http import HttpResponse
 from django.test import RequestFactory
 
-from django_totp import ceremonies, session, signals, stepup
+from django_totp import ceremonies, session, signals, stepup, webauthn
 from django_totp.ceremonies import Purpose
 from django_totp.models import (
     DeviceKind,
@@ -448,3 +449,46 @@ def test_a_stored_challenge_that_is_not_one_is_no_challenge(user, entry):
         entry["at"] = time.time()  # well formed but for its base64 (bad padding)
     assert session.pop_challenge(request, "verify") is None
     assert session.pop_challenge(request, "verify") is None  # and it is gone
+
+
+# -- reading what another package stored (totp_import) -------------------------------------------
+
+
+def registration(authenticator: SoftAuthenticator) -> bytes:
+    """The attestation object of a registration, as another package keeps it."""
+    options = json.dumps(
+        {"rp": {"id": RP_ID}, "user": {"id": b64url(b"handle")}, "challenge": b64url(b"c" * 16)}
+    )
+    created = json.loads(authenticator.create(options))
+    return unb64url(created["response"]["attestationObject"])
+
+
+def test_an_attestation_gives_its_credential_and_the_rp_id_it_was_made_for():
+    authenticator = SoftAuthenticator(backup_eligible=True, aaguid=bytes(range(16)))
+    attested = webauthn.read_attestation(registration(authenticator))
+    assert attested.credential_id == authenticator.credential_id
+    assert attested.public_key == authenticator.cose_public_key()
+    assert attested.rp_id_hash == webauthn.rp_id_hash(RP_ID) != webauthn.rp_id_hash("other.example")
+    assert attested.sign_count == authenticator.counter
+    assert attested.aaguid == "00010203-0405-0607-0809-0a0b0c0d0e0f"
+    assert attested.backup_eligible and attested.backup_state
+
+
+@pytest.mark.parametrize(
+    "spoil",
+    [
+        lambda raw: b"not cbor",
+        lambda raw: raw[:40],  # authenticator data cut short
+        lambda raw: cbor2.dumps({"fmt": "none", "attStmt": {}, "authData": bytes(37)}),
+    ],
+)
+def test_an_attestation_without_a_usable_credential_is_a_webauthn_error(spoil):
+    with pytest.raises(webauthn.WebAuthnError):
+        webauthn.read_attestation(spoil(registration(SoftAuthenticator())))
+
+
+def test_only_a_usable_cose_key_passes():
+    webauthn.check_public_key(SoftAuthenticator().cose_public_key())
+    for spoiled in (b"", b"not a key", cbor2.dumps({1: 2, 3: -7})):
+        with pytest.raises(webauthn.WebAuthnError):
+            webauthn.check_public_key(spoiled)
