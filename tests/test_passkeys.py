@@ -30,18 +30,16 @@ from django_totp.models import VerificationMethod, VerifiedSession, WebAuthnCred
 from django_totp.revocation import session_store
 from django_totp.services import Outcome
 
-from .authenticator import ORIGIN, RP_ID, SoftAuthenticator, b64url
+from .authenticator import RP_ID, SoftAuthenticator, b64url
 from .conftest import make_device, owner_request
+from .test_webauthn import switch_keys_on
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
 def passkeys_on(settings):
-    settings.TOTP_WEBAUTHN = True
-    settings.TOTP_WEBAUTHN_RP_ID = RP_ID
-    settings.TOTP_WEBAUTHN_ORIGINS = [ORIGIN]
-    settings.TOTP_WEBAUTHN_USER_VERIFICATION = "preferred"
+    switch_keys_on(settings)
     settings.TOTP_PASSKEY_SIGN_IN = True
     cache.clear()
     yield

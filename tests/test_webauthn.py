@@ -33,12 +33,17 @@ from .conftest import make_device, owner_request
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def webauthn_on(settings):
+def switch_keys_on(settings) -> None:
+    """Security keys on, for the software authenticator's relying party."""
     settings.TOTP_WEBAUTHN = True
     settings.TOTP_WEBAUTHN_RP_ID = RP_ID
     settings.TOTP_WEBAUTHN_ORIGINS = [ORIGIN]
     settings.TOTP_WEBAUTHN_USER_VERIFICATION = "preferred"
+
+
+@pytest.fixture(autouse=True)
+def webauthn_on(settings):
+    switch_keys_on(settings)
 
 
 @pytest.fixture

@@ -6,6 +6,11 @@ The shared fixtures in ``tests/conftest.py`` (``user``, ``device``, ``code_for``
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from django.utils import translation
 
@@ -27,3 +32,22 @@ def keep_language():
     """The demo's LocaleMiddleware leaves each request's language active: undo that per test."""
     with translation.override(translation.get_language()):
         yield
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def demo_settings(show: str, **environment: str) -> subprocess.CompletedProcess[str]:
+    """``demo_project.settings`` imported in a fresh process, as ``make demo`` starts it, with
+    only ``environment`` of the demo's own variables set; ``show`` prints what to look at."""
+    clean = {
+        k: v for k, v in os.environ.items() if not k.startswith("DJANGO_") and k != "DEMO_PORT"
+    }
+    return subprocess.run(
+        [sys.executable, "-c", f"import demo_project.settings as s; {show}"],
+        cwd=ROOT,
+        env={**clean, **environment},
+        capture_output=True,
+        text=True,
+        check=False,
+    )

@@ -2,27 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-SHOW = "import demo_project.settings as s; print(s.TOTP_WEBAUTHN_RP_ID, *s.TOTP_WEBAUTHN_ORIGINS)"
+from .conftest import demo_settings
 
 
 def origins(**environment: str) -> str:
-    env = {k: v for k, v in os.environ.items() if k != "DEMO_PORT"}
-    return subprocess.run(
-        [sys.executable, "-c", SHOW],
-        cwd=ROOT,
-        env={**env, **environment},
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    loaded = demo_settings("print(s.TOTP_WEBAUTHN_RP_ID, *s.TOTP_WEBAUTHN_ORIGINS)", **environment)
+    assert loaded.returncode == 0, loaded.stderr
+    return loaded.stdout.strip()
 
 
 def test_keys_belong_to_localhost_at_the_port_make_demo_passes():

@@ -2,27 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-SHOW = "import demo_project.settings as s; print(s.DEBUG, s.SECRET_KEY)"
+from .conftest import demo_settings
 
 
 def load(**environment: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
-    return subprocess.run(
-        [sys.executable, "-c", SHOW],
-        cwd=ROOT,
-        env={**env, **environment},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    return demo_settings("print(s.DEBUG, s.SECRET_KEY)", **environment)
 
 
 def test_out_of_the_box_it_runs_in_debug_with_a_loud_warning():

@@ -19,7 +19,8 @@ from django_totp.imports import service
 from django_totp.models import EnrolmentGrace, ImportedRow, TOTPAccount, WebAuthnCredential
 from django_totp.services import Outcome
 
-from ..authenticator import ORIGIN, RP_ID, SoftAuthenticator, b64url
+from ..authenticator import RP_ID, SoftAuthenticator, b64url
+from ..test_webauthn import switch_keys_on
 from ..test_webauthn_views import use_key
 from .test_allauth import allauth_totp
 from .test_concurrency import escaped, together
@@ -180,12 +181,9 @@ def test_django_mfa_codes_of_the_wrong_type_are_not_imported(user, settings, dat
 
 @pytest.fixture
 def keys_on(settings):
-    """Security keys on here, for the RP ID the old site registered them for."""
-    settings.TOTP_WEBAUTHN = True
-    settings.TOTP_WEBAUTHN_RP_ID = RP_ID
-    settings.TOTP_WEBAUTHN_ORIGINS = [ORIGIN]
-    settings.TOTP_WEBAUTHN_USER_VERIFICATION = "preferred"
-    settings.ALLOWED_HOSTS = [RP_ID, "testserver"]
+    """Security keys on here, for the RP ID the old site registered them for (its host name,
+    which tests/imports/settings.py allows)."""
+    switch_keys_on(settings)
     settings.TWO_FACTOR_WEBAUTHN_RP_ID = RP_ID
 
 
