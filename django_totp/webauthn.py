@@ -352,12 +352,12 @@ def read_attestation(attestation_object: bytes) -> AttestedKey:
     try:
         auth_data = parse_attestation_object(attestation_object).auth_data
         attested = auth_data.attested_credential_data
-        if attested is None:
-            raise ValueError("no attested credential")
-        check_public_key(attested.credential_public_key)
     # Stored bytes of another package are as untrusted as a browser's (W7).
     except Exception as error:
         raise WebAuthnError(type(error).__name__) from error
+    if attested is None:
+        raise WebAuthnError("no_attested_credential")
+    check_public_key(attested.credential_public_key)  # its own reason when the key is unusable
     return AttestedKey(
         rp_id_hash=auth_data.rp_id_hash,
         credential_id=attested.credential_id,
