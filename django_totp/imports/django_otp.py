@@ -59,6 +59,9 @@ TWO_FACTOR_KEY_PREFIX = "two_factor:"
 # sources read both key tables (they share one ledger).
 TABLES = (TOTP_TABLE, STATIC_TOKEN_TABLE, OTP_WEBAUTHN_TABLE, TWO_FACTOR_WEBAUTHN_TABLE)
 TWO_FACTOR_ALL = (*TABLES, *(table for _, table in TWO_FACTOR_TABLES))
+# django-otp 1.1 and django-otp-webauthn's second migration added the timestamps; older tables
+# lack them.
+STAMPS = ("created_at", "last_used_at")
 TOTP_COLUMNS = ("id", "user_id", "name", "key", "digits", "step", "t0", "drift", "last_t")
 
 
@@ -100,8 +103,7 @@ def _read(others: tuple[tuple[Kind, str], ...]) -> dict[Any, UserRows]:
 def _add_totp_rows(found: defaultdict[Any, UserRows]) -> None:
     """Each app to its owner's rows, or a ``bad_key`` refusal for a row not as django-otp writes
     it (SQLite keeps whatever a hand-edited row holds, text in an integer column too)."""
-    # django-otp 1.1 added the timestamps; older tables lack them.
-    stamps = [c for c in ("created_at", "last_used_at") if c in sql.columns(TOTP_TABLE)]
+    stamps = sql.present(TOTP_TABLE, STAMPS)
     for row in sql.select(TOTP_TABLE, (*TOTP_COLUMNS, "confirmed", *stamps)):
         rows = found[row["user_id"]]
         try:
@@ -151,7 +153,7 @@ def _otp_webauthn_keys(tables: set[str]) -> list[KeyRow]:
         columns = ("user_id", "handle_hex")
         for row in sql.select(OTP_WEBAUTHN_HANDLE_TABLE, columns, order="user_id"):
             handles[row["user_id"]] = _unhex(str(row["handle_hex"]))
-    stamps = [c for c in ("created_at", "last_used_at") if c in sql.columns(OTP_WEBAUTHN_TABLE)]
+    stamps = sql.present(OTP_WEBAUTHN_TABLE, STAMPS)
     names = (
         "id",
         "user_id",
@@ -209,9 +211,8 @@ def _otp_webauthn_keys(tables: set[str]) -> list[KeyRow]:
 
 def _two_factor_keys() -> list[KeyRow]:
     names = ("id", "user_id", "name", "confirmed", "public_key", "key_handle", "sign_count")
-    stamps = ("created_at", "last_used_at")
     keys = []
-    for row in sql.select(TWO_FACTOR_WEBAUTHN_TABLE, (*names, *stamps)):
+    for row in sql.select(TWO_FACTOR_WEBAUTHN_TABLE, (*names, *STAMPS)):
         count = _count(row["sign_count"])
         keys.append(
             stored_key(

@@ -19,10 +19,12 @@ def tables() -> set[str]:
     return set(connection.introspection.table_names())
 
 
-def columns(table: str) -> set[str]:
+def present(table: str, names: Sequence[str]) -> tuple[str, ...]:
+    """Those of ``names`` that are columns of ``table`` (a release may lack some)."""
     with connection.cursor() as cursor:
         description = connection.introspection.get_table_description(cursor, table)
-    return {column.name for column in description}
+    found = {column.name for column in description}
+    return tuple(name for name in names if name in found)
 
 
 def select(
